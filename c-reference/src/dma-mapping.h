@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Userspace stand-ins for what the legacy (v6.16) streaming DMA paths take
+ * from include/linux/{types,mm,device,bug,dev_printk,dma-direction,
+ * dma-mapping}.h, plus the front-end declarations of kernel/dma/mapping.c.
+ *
+ * Deviation from the kernel, everywhere: helpers that reach the platform
+ * (printk, WARN, BUG, arch hooks, kernel config) take the struct device
+ * explicitly, because the model has no globals and dev->ctx is the only
+ * way to reach the ops table and the once-flags of this "boot".
+ */
+#ifndef DMADIFF_DMA_MAPPING_H
+#define DMADIFF_DMA_MAPPING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dmadiff/platform.h>
+
+/* The model mirrors an LP64 kernel (arm64): size_t and unsigned long are 64-bit. */
+_Static_assert(sizeof(size_t) == 8 && sizeof(unsigned long) == 8, "LP64 host required");
+
+typedef unsigned char u8;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef u64 phys_addr_t;	/* CONFIG_PHYS_ADDR_T_64BIT */
+typedef u64 dma_addr_t;		/* CONFIG_ARCH_DMA_ADDR_T_64BIT */
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+#define __stringify_1(x)	#x
+#define __stringify(x)		__stringify_1(x)
+
+#define ENOMEM		12
+
+/* 4K pages, as on the arm64 configuration the model follows */
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1UL << PAGE_SHIFT)
+#define PAGE_MASK	(~(PAGE_SIZE - 1))
+#define PHYS_PFN(x)	((unsigned long)((x) >> PAGE_SHIFT))
+#define PFN_PHYS(x)	((phys_addr_t)(x) << PAGE_SHIFT)
+#define offset_in_page(p)	((unsigned long)(p) & ~PAGE_MASK)
+
+#define ALIGN(x, a)		(((x) + ((__typeof__(x))(a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define IS_ALIGNED(x, a)	(((x) & ((__typeof__(x))(a) - 1)) == 0)
+#define min_not_zero(x, y) ({			\
+	__typeof__(x) __x = (x);		\
+	__typeof__(y) __y = (y);		\
+	__x == 0 ? __y : ((__y == 0) ? __x : (__x < __y ? __x : __y)); })
+
+/*
+ * struct page is opaque: the pointer value is the pfn, and it is never
+ * dereferenced; every page property is asked of the platform by pfn.
+ */
+struct page;
+#define pfn_to_page(pfn)	((struct page *)(uintptr_t)(pfn))
+#define page_to_pfn(page)	((unsigned long)(uintptr_t)(page))
+#define page_to_phys(page)	PFN_PHYS(page_to_pfn(page))
+
+/* include/linux/dma-direction.h */
+enum dma_data_direction {
+	DMA_BIDIRECTIONAL = 0,
+	DMA_TO_DEVICE = 1,
+	DMA_FROM_DEVICE = 2,
+	DMA_NONE = 3,
+};
+
+/* models valid_dma_direction() in include/linux/dma-direction.h */
+static inline int valid_dma_direction(enum dma_data_direction dir)
+{
+	return dir == DMA_BIDIRECTIONAL || dir == DMA_TO_DEVICE ||
+		dir == DMA_FROM_DEVICE;
+}
+
+/* Attribute bits of v6.16; bit 10 is unused there and nothing tests it. */
+#define DMA_ATTR_WEAK_ORDERING		(1UL << 1)
+#define DMA_ATTR_WRITE_COMBINE		(1UL << 2)
+#define DMA_ATTR_NO_KERNEL_MAPPING	(1UL << 4)
+#define DMA_ATTR_SKIP_CPU_SYNC		(1UL << 5)
+#define DMA_ATTR_FORCE_CONTIGUOUS	(1UL << 6)
+#define DMA_ATTR_ALLOC_SINGLE_PAGES	(1UL << 7)
+#define DMA_ATTR_NO_WARN		(1UL << 8)
+#define DMA_ATTR_PRIVILEGED		(1UL << 9)
+
+#define DMA_MAPPING_ERROR		(~(dma_addr_t)0)
+
+/* The kernel configuration this "boot" was built with (model-only). */
+struct dmadiff_kconfig {
+	bool dma_bounce_unaligned_kmalloc;	/* CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC */
+	unsigned int arch_dma_minalign;		/* ARCH_DMA_MINALIGN */
+	bool dma_api_debug;			/* CONFIG_DMA_API_DEBUG */
+};
+
+struct dmadiff_ctx;
+struct bus_dma_region;
+
+/* The subset of struct device (include/linux/device.h) these paths read. */
+struct device {
+	u64 *dma_mask;				/* NULL: no streaming DMA mask set */
+	u64 coherent_dma_mask;
+	u64 bus_dma_limit;
+	const struct bus_dma_region *dma_range_map;
+	bool dma_coherent;
+	bool dma_skip_sync;			/* CONFIG_DMA_NEED_SYNC */
+	const char *name;			/* dev_name() */
+	const char *driver;			/* dev_driver_string() */
+	/* model-only */
+	struct dmadiff_ctx *ctx;
+	struct dmadiff_kconfig kconfig;
+};
+
+static inline const char *dev_name(const struct device *dev)
+{
+	return dev->name;
+}
+
+static inline const char *dev_driver_string(const struct device *dev)
+{
+	return dev->driver;
+}
+
+/* ---- printk, WARN and BUG (implemented in dmadiff.c) ---- */
+
+/* A once-site; per translation unit too, as each TU has its own copy of a header's static inline */
+#define DMADIFF_SITE	__BASE_FILE__ ":" __FILE__ ":" __stringify(__LINE__)
+
+bool dmadiff_once(struct device *dev, const char *site);
+void dmadiff_report(struct device *dev, enum dmadiff_report_kind kind,
+		    const char *func, const char *text);
+void dmadiff_dev_report(struct device *dev, enum dmadiff_report_kind kind,
+			const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+_Noreturn void dmadiff_bug(struct device *dev, const char *func,
+			   const char *cond);
+
+/* WARN_ON_ONCE(cond) of include/asm-generic/bug.h; evaluates to cond */
+#define WARN_ON_ONCE(dev, condition) ({					\
+	bool __ret_warn_on = !!(condition);				\
+	if (unlikely(__ret_warn_on) && dmadiff_once(dev, DMADIFF_SITE))	\
+		dmadiff_report(dev, DMADIFF_REPORT_WARN_ON, __func__,	\
+			       #condition);				\
+	unlikely(__ret_warn_on);					\
+})
+
+/* dev_WARN_ONCE() of include/linux/dev_printk.h: WARN_ONCE with "drv dev: " */
+#define dev_WARN_ONCE(dev, condition, format, ...) ({			\
+	bool __ret_do_once = !!(condition);				\
+	if (unlikely(__ret_do_once) && dmadiff_once(dev, DMADIFF_SITE))	\
+		dmadiff_dev_report(dev, DMADIFF_REPORT_DEV_WARN,	\
+				   __func__, format, ##__VA_ARGS__);	\
+	unlikely(__ret_do_once);					\
+})
+
+/* dev_err_once() of include/linux/dev_printk.h */
+#define dev_err_once(dev, format, ...) do {				\
+	if (dmadiff_once(dev, DMADIFF_SITE))				\
+		dmadiff_dev_report(dev, DMADIFF_REPORT_DEV_ERR,		\
+				   __func__, format, ##__VA_ARGS__);	\
+} while (0)
+
+/* BUG_ON(cond): report, then leave the call through the ctx's jmp_buf */
+#define BUG_ON(dev, condition) do {					\
+	if (unlikely(condition))					\
+		dmadiff_bug(dev, __func__, #condition);			\
+} while (0)
+
+/* ---- kernel/dma/mapping.c front end ---- */
+
+dma_addr_t dma_map_page_attrs(struct device *dev, struct page *page,
+		size_t offset, size_t size, enum dma_data_direction dir,
+		unsigned long attrs);
+void dma_unmap_page_attrs(struct device *dev, dma_addr_t addr, size_t size,
+		enum dma_data_direction dir, unsigned long attrs);
+dma_addr_t dma_map_resource(struct device *dev, phys_addr_t phys_addr,
+		size_t size, enum dma_data_direction dir, unsigned long attrs);
+void dma_unmap_resource(struct device *dev, dma_addr_t addr, size_t size,
+		enum dma_data_direction dir, unsigned long attrs);
+void __dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
+		size_t size, enum dma_data_direction dir);
+void __dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
+		size_t size, enum dma_data_direction dir);
+
+/* models dma_mapping_error() in include/linux/dma-mapping.h */
+static inline int dma_mapping_error(struct device *dev, dma_addr_t dma_addr)
+{
+	/* debug_dma_mapping_error(dev, dma_addr): dma-debug not modelled yet */
+	if (unlikely(dma_addr == DMA_MAPPING_ERROR))
+		return -ENOMEM;
+	return 0;
+}
+
+/* models dma_dev_need_sync() in include/linux/dma-mapping.h (CONFIG_DMA_NEED_SYNC) */
+static inline bool dma_dev_need_sync(const struct device *dev)
+{
+	/* Always call DMA sync operations when debugging is enabled */
+	return !dev->dma_skip_sync || dev->kconfig.dma_api_debug;
+}
+
+/* models dma_sync_single_for_cpu() in include/linux/dma-mapping.h */
+static inline void dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
+		size_t size, enum dma_data_direction dir)
+{
+	if (dma_dev_need_sync(dev))
+		__dma_sync_single_for_cpu(dev, addr, size, dir);
+}
+
+/* models dma_sync_single_for_device() in include/linux/dma-mapping.h */
+static inline void dma_sync_single_for_device(struct device *dev,
+		dma_addr_t addr, size_t size, enum dma_data_direction dir)
+{
+	if (dma_dev_need_sync(dev))
+		__dma_sync_single_for_device(dev, addr, size, dir);
+}
+
+/* models dma_get_cache_alignment(): arm64 defines ARCH_DMA_MINALIGN, so ARCH_HAS_DMA_MINALIGN */
+static inline int dma_get_cache_alignment(const struct device *dev)
+{
+	return (int)dev->kconfig.arch_dma_minalign;
+}
+
+#endif /* DMADIFF_DMA_MAPPING_H */

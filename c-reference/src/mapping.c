@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kernel/dma/mapping.c (v6.16): the streaming single-mapping front end.
+ * The device is always dma-direct (no dma_map_ops, no IOMMU, no powerpc
+ * arch_dma_map_page_direct), so only the first dispatch branch is reachable;
+ * the others are kept, as comments, so the order stays reviewable.
+ */
+#include "direct.h"
+#include "trace-dma.h"
+
+/* models dma_go_direct() */
+static bool dma_go_direct(struct device *dev, dma_addr_t mask,
+		const struct dma_map_ops *ops)
+{
+	if (likely(!ops))
+		return true;
+	/* CONFIG_DMA_OPS_BYPASS (dev->dma_ops_bypass) is not set on arm64 */
+	return false;
+}
+
+/* models dma_map_direct() */
+static inline bool dma_map_direct(struct device *dev,
+		const struct dma_map_ops *ops)
+{
+	/* *dev->dma_mask is a dead load with ops NULL: maskless unmap/sync don't fault */
+	return dma_go_direct(dev, dev->dma_mask ? *dev->dma_mask : 0, ops);
+}
+
+/* models dma_map_page_attrs() */
+dma_addr_t dma_map_page_attrs(struct device *dev, struct page *page,
+		size_t offset, size_t size, enum dma_data_direction dir,
+		unsigned long attrs)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+	dma_addr_t addr;
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+
+	if (WARN_ON_ONCE(dev, !dev->dma_mask))
+		return DMA_MAPPING_ERROR;
+
+	if (dma_map_direct(dev, ops) ||
+	    arch_dma_map_page_direct(dev, page_to_phys(page) + offset + size))
+		addr = dma_direct_map_page(dev, page, offset, size, dir, attrs);
+	else if (use_dma_iommu(dev))
+		addr = DMA_MAPPING_ERROR;	/* iommu_dma_map_page(): unreachable */
+	else
+		addr = DMA_MAPPING_ERROR;	/* ops->map_page(): unreachable */
+	/* kmsan_handle_dma(page, offset, size, dir): kmsan not modelled */
+	trace_dma_map_page(dev, page_to_phys(page) + offset, addr, size, dir,
+			   attrs);
+	/* debug_dma_map_page(dev, page, offset, size, dir, addr, attrs): dma-debug not modelled yet */
+
+	return addr;
+}
+
+/* models dma_unmap_page_attrs() */
+void dma_unmap_page_attrs(struct device *dev, dma_addr_t addr, size_t size,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+	if (dma_map_direct(dev, ops) ||
+	    arch_dma_unmap_page_direct(dev, addr + size))
+		dma_direct_unmap_page(dev, addr, size, dir, attrs);
+	else if (use_dma_iommu(dev))
+		{ /* iommu_dma_unmap_page(): unreachable */ }
+	else
+		{ /* ops->unmap_page(): unreachable */ }
+	trace_dma_unmap_page(dev, addr, size, dir, attrs);
+	/* debug_dma_unmap_page(dev, addr, size, dir): dma-debug not modelled yet */
+}
+
+/* models dma_map_resource(): no kmsan, no arch_dma_map_page_direct, no pfn_valid check */
+dma_addr_t dma_map_resource(struct device *dev, phys_addr_t phys_addr,
+		size_t size, enum dma_data_direction dir, unsigned long attrs)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+	dma_addr_t addr = DMA_MAPPING_ERROR;
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+
+	if (WARN_ON_ONCE(dev, !dev->dma_mask))
+		return DMA_MAPPING_ERROR;
+
+	if (dma_map_direct(dev, ops))
+		addr = dma_direct_map_resource(dev, phys_addr, size, dir, attrs);
+	else if (use_dma_iommu(dev))
+		{ /* iommu_dma_map_resource(): unreachable */ }
+	/* else if (ops->map_resource) addr = ops->map_resource(...): unreachable */
+
+	trace_dma_map_resource(dev, phys_addr, addr, size, dir, attrs);
+	/* debug_dma_map_resource(dev, phys_addr, size, dir, addr, attrs): dma-debug not modelled yet */
+	return addr;
+}
+
+/* models dma_unmap_resource() */
+void dma_unmap_resource(struct device *dev, dma_addr_t addr, size_t size,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+	if (dma_map_direct(dev, ops))
+		; /* nothing to do: uncached and no swiotlb */
+	else if (use_dma_iommu(dev))
+		{ /* iommu_dma_unmap_resource(): unreachable */ }
+	/* else if (ops->unmap_resource) ops->unmap_resource(...): unreachable */
+	trace_dma_unmap_resource(dev, addr, size, dir, attrs);
+	/* debug_dma_unmap_resource(dev, addr, size, dir): dma-debug not modelled yet */
+}
+
+/* models __dma_sync_single_for_cpu() */
+void __dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
+		size_t size, enum dma_data_direction dir)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+	if (dma_map_direct(dev, ops))
+		dma_direct_sync_single_for_cpu(dev, addr, size, dir);
+	else if (use_dma_iommu(dev))
+		{ /* iommu_dma_sync_single_for_cpu(): unreachable */ }
+	/* else if (ops->sync_single_for_cpu) ...: unreachable */
+	trace_dma_sync_single_for_cpu(dev, addr, size, dir);
+	/* debug_dma_sync_single_for_cpu(dev, addr, size, dir): dma-debug not modelled yet */
+}
+
+/* models __dma_sync_single_for_device() */
+void __dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
+		size_t size, enum dma_data_direction dir)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+	if (dma_map_direct(dev, ops))
+		dma_direct_sync_single_for_device(dev, addr, size, dir);
+	else if (use_dma_iommu(dev))
+		{ /* iommu_dma_sync_single_for_device(): unreachable */ }
+	/* else if (ops->sync_single_for_device) ...: unreachable */
+	trace_dma_sync_single_for_device(dev, addr, size, dir);
+	/* debug_dma_sync_single_for_device(dev, addr, size, dir): dma-debug not modelled yet */
+}

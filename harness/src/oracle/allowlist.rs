@@ -1,0 +1,182 @@
+//! The predicates of allowlist.toml's [[divergence]] entries, one function per id.
+//!
+//! Each predicate sees the scenario, the op where the sides first differ and both sides'
+//! records of it, and accepts only the exact shape its kernel citation explains.
+
+use serde::Deserialize;
+
+use super::diff::{normalised, Norm};
+use crate::backend::ApiCall;
+use crate::exec::{OpRecord, Outcome, SideRun};
+use crate::platform::trace::{Event, ReportKind};
+use crate::scenario::{MapKind, Op, Scenario};
+use crate::types::{DmaAttrs, KernelVersion, DMA_MAPPING_ERROR};
+
+/// The allow-list file, as shipped.
+pub const ALLOWLIST_TOML: &str = include_str!("../../../allowlist.toml");
+
+/// One entry of allowlist.toml.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub spec: String,
+    pub kernel: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct File {
+    #[serde(default)]
+    pub equivalence: Vec<Entry>,
+    #[serde(default)]
+    pub divergence: Vec<Entry>,
+}
+
+/// Parses the shipped allow-list.
+pub fn load() -> File {
+    toml::from_str(ALLOWLIST_TOML).expect("allowlist.toml does not parse")
+}
+
+/// The entry for `id`.
+pub fn entry(id: &str) -> Option<Entry> {
+    let f = load();
+    f.divergence.into_iter().chain(f.equivalence).find(|e| e.id == id)
+}
+
+/// The equivalences diff.rs applies.
+pub const EQUIVALENCES: &[&str] = &["tracepoint-rename", "report-function"];
+
+/// A predicate sees the scenario, the op index where the sides first differ, and both runs.
+type Pred = fn(&Scenario, usize, &SideRun, &SideRun) -> bool;
+
+/// The divergence predicates, in the order they are tried.
+pub const DIVERGENCES: &[(&str, Pred)] = &[
+    ("map-page-attrs-mmio", map_page_attrs_mmio),
+    ("unmap-page-attrs-mmio", unmap_page_attrs_mmio),
+    ("map-resource-overflow-report", map_resource_overflow_report),
+    ("map-resource-debug-pfn-valid", map_resource_debug_pfn_valid),
+    ("dma-mask-warn-once-site", dma_mask_warn_once_site),
+];
+
+/// The id of the divergence that explains op `i`'s difference, if any.
+pub fn classify(sc: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> Option<&'static str> {
+    DIVERGENCES.iter().find(|(_, pred)| pred(sc, i, l, p)).map(|(id, _)| *id)
+}
+
+fn silent_error(p: &OpRecord) -> bool {
+    p.outcome == Outcome::Dma(DMA_MAPPING_ERROR) && p.events.is_empty()
+}
+
+/// dma_map_page_attrs() with bit 10: v6.18 refuses silently.
+fn map_page_attrs_mmio(sc: &Scenario, i: usize, _l: &SideRun, p: &SideRun) -> bool {
+    let p = &p.records[i];
+    matches!(&sc.ops[i], Op::Map { kind: MapKind::PageAttrs, attrs, .. } if attrs.contains(DmaAttrs::MMIO))
+        && silent_error(p)
+}
+
+/// dma_unmap_page_attrs() with bit 10 (given or inherited): v6.18 returns at once.
+fn unmap_page_attrs_mmio(_: &Scenario, i: usize, _l: &SideRun, p: &SideRun) -> bool {
+    let p = &p.records[i];
+    matches!(p.call, Some(ApiCall::UnmapPageAttrs { attrs, .. }) if attrs.contains(DmaAttrs::MMIO))
+        && p.outcome == Outcome::Void
+        && p.events.is_empty()
+}
+
+fn is_overflow(text: &str) -> bool {
+    text.contains(": DMA addr ") && text.contains(" overflow (mask ")
+}
+
+fn is_mmio_map(call: Option<ApiCall>) -> bool {
+    match call {
+        Some(ApiCall::MapResource { .. }) => true,
+        Some(ApiCall::MapPhys { attrs, .. }) => attrs.contains(DmaAttrs::MMIO),
+        _ => false,
+    }
+}
+
+/// The record's normalised reports and the rest of its events.
+fn split(r: &OpRecord, v: KernelVersion) -> (Vec<Norm>, Vec<Norm>) {
+    normalised(r, v).into_iter().partition(|n| matches!(n, Norm::Report(..)))
+}
+
+/// An overflow refused the same way on both sides but reported differently: v6.16's resource
+/// path has dev_err_once + WARN_ON_ONCE(1), v6.18 one dev_WARN_ONCE shared by MMIO and RAM.
+fn map_resource_overflow_report(_: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    let (lr, pr) = (&l.records[i], &p.records[i]);
+    if lr.outcome != Outcome::Dma(DMA_MAPPING_ERROR) || pr.outcome != lr.outcome {
+        return false;
+    }
+    let (lrep, lrest) = split(lr, KernelVersion::V6_16);
+    let (prep, prest) = split(pr, KernelVersion::V6_18);
+    if lrest != prest {
+        return false;
+    }
+    if is_mmio_map(pr.call) {
+        let l_ok = lrep.iter().all(|n| match n {
+            Norm::Report(ReportKind::DevErr, t) => is_overflow(t),
+            Norm::Report(ReportKind::WarnOn, t) => t == "1",
+            _ => false,
+        });
+        let p_ok = prep.iter().all(|n| matches!(n, Norm::Report(ReportKind::DevWarn, t) if is_overflow(t)));
+        return l_ok && p_ok;
+    }
+    // A RAM overflow after an MMIO one: v6.18's shared once-flag already fired.
+    let fired_by_mmio = p.records[..i].iter().any(|r| {
+        is_mmio_map(r.call)
+            && r.events
+                .iter()
+                .any(|e| matches!(e, Event::Report { kind: ReportKind::DevWarn, text, .. } if is_overflow(text)))
+    });
+    fired_by_mmio
+        && prep.is_empty()
+        && matches!(lrep.as_slice(), [Norm::Report(ReportKind::DevWarn, t)] if is_overflow(t))
+}
+
+/// WARN_ON_ONCE(!dev->dma_mask): one once-flag per map entry point in v6.16, one in
+/// dma_map_phys() for all of them in v6.18, so which call prints it differs.
+fn dma_mask_warn_once_site(sc: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    let (lr, pr) = (&l.records[i], &p.records[i]);
+    if sc.config.device.dma_mask.is_some() || lr.outcome != pr.outcome {
+        return false;
+    }
+    let (lrep, lrest) = split(lr, KernelVersion::V6_16);
+    let (prep, prest) = split(pr, KernelVersion::V6_18);
+    let only_mask_warns =
+        |r: &[Norm]| r.iter().all(|n| matches!(n, Norm::Report(ReportKind::WarnOn, t) if t == "!dev->dma_mask"));
+    lrest == prest && lrep != prep && only_mask_warns(&lrep) && only_mask_warns(&prep)
+}
+
+/// dma_map_resource() on a CONFIG_DMA_API_DEBUG kernel with a valid pfn: v6.18 refuses.
+fn map_resource_debug_pfn_valid(sc: &Scenario, i: usize, _l: &SideRun, p: &SideRun) -> bool {
+    let p = &p.records[i];
+    let Op::Map { kind: MapKind::Resource, phys, .. } = &sc.ops[i] else { return false };
+    if !sc.config.dma_api_debug || p.outcome != Outcome::Dma(DMA_MAPPING_ERROR) {
+        return false;
+    }
+    let plat = crate::platform::Platform::new(&sc.config);
+    plat.pfn_valid(phys.pfn())
+        && p.events.iter().all(|e| matches!(e, Event::Report { kind: ReportKind::WarnOn, text, .. } if text == "pfn_valid(PHYS_PFN(phys_addr))"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_predicates_name_the_same_ids() {
+        let f = load();
+        let mut file_div: Vec<&str> = f.divergence.iter().map(|e| e.id.as_str()).collect();
+        let mut code_div: Vec<&str> = DIVERGENCES.iter().map(|(id, _)| *id).collect();
+        file_div.sort();
+        code_div.sort();
+        assert_eq!(file_div, code_div);
+        let mut file_eq: Vec<&str> = f.equivalence.iter().map(|e| e.id.as_str()).collect();
+        file_eq.sort();
+        let mut code_eq = EQUIVALENCES.to_vec();
+        code_eq.sort();
+        assert_eq!(file_eq, code_eq);
+        for e in f.divergence.iter().chain(f.equivalence.iter()) {
+            assert!(!e.kernel.trim().is_empty() && !e.spec.trim().is_empty(), "{} lacks a citation", e.id);
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The data-integrity oracle: for correctly used sequences, the reader sees the writer's
+//! bytes. It runs on each side on its own, judging the bytes that side's platform returned.
+//!
+//! It follows the DMA API's ownership contract, not the platform: a byte is checked at a CPU
+//! read only when the contract guarantees the CPU sees its last writer (never handed to a
+//! writing device, or handed back by an unmap or sync_for_cpu with a direction the device
+//! writes), and at a device read only when it was handed to the device with a direction the
+//! device reads. Misuse (CPU stores into a device-owned cache line, device stores outside a
+//! live mapping, syncs with the wrong direction) makes the bytes it touches unverifiable
+//! until a writer that owns them stores again.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::exec::Mapping;
+use crate::platform::cache::CACHE_LINE;
+use crate::platform::memory::initial_byte;
+use crate::scenario::{Config, MapKind, UnmapKind};
+use crate::types::{DmaAttrs, DmaDir, PhysAddr};
+
+/// What the oracle is told about each operation.
+pub enum Access<'a> {
+    Map(&'a Mapping),
+    Unmap {
+        target: Option<(&'a Mapping, u64)>,
+        kind: UnmapKind,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    Sync {
+        target: Option<(&'a Mapping, u64)>,
+        for_cpu: bool,
+        size: u64,
+        dir: DmaDir,
+    },
+    CpuWrite {
+        phys: PhysAddr,
+        data: &'a [u8],
+    },
+    CpuRead {
+        phys: PhysAddr,
+        data: &'a [u8],
+    },
+    /// `landed` is where the platform put the bytes, for stores outside the contract.
+    DevWrite {
+        target: Option<(&'a Mapping, u64)>,
+        data: &'a [u8],
+        landed: Option<PhysAddr>,
+    },
+    DevRead {
+        target: Option<(&'a Mapping, u64)>,
+        data: &'a [u8],
+    },
+}
+
+#[derive(Clone, Copy)]
+struct Byte {
+    value: u8,
+    /// Who stored `value`: the op number, or None for the initial content.
+    writer: Option<(bool, u32)>,
+    /// No conflicting store since the last owned store.
+    defined: bool,
+    cpu_ok: bool,
+    dev_ok: bool,
+    dev_may_write: bool,
+}
+
+pub struct Integrity {
+    bytes: HashMap<u64, Byte>,
+    /// Cache lines the CPU may hold dirty (stored to since the last clean or invalidate).
+    dirty: HashSet<u64>,
+}
+
+fn lines(p: u64, len: u64) -> impl Iterator<Item = u64> {
+    let first = p & !(CACHE_LINE - 1);
+    let last = (p + len.max(1) - 1) & !(CACHE_LINE - 1);
+    (first..=last).step_by(CACHE_LINE as usize)
+}
+
+/// The mapping and range an access covers, if the contract allows it.
+fn in_contract(target: Option<(&Mapping, u64)>, len: u64) -> Option<(&Mapping, u64)> {
+    let (m, off) = target?;
+    (m.mapped && m.live && len <= m.size && off <= m.size - len).then_some((m, off))
+}
+
+impl Integrity {
+    pub fn new(_cfg: &Config) -> Self {
+        Integrity { bytes: HashMap::new(), dirty: HashSet::new() }
+    }
+
+    fn byte(&mut self, p: u64) -> &mut Byte {
+        self.bytes.entry(p).or_insert(Byte {
+            value: initial_byte(p),
+            writer: None,
+            defined: true,
+            cpu_ok: true,
+            dev_ok: false,
+            dev_may_write: false,
+        })
+    }
+
+    fn line_dirty(&self, p: u64) -> bool {
+        self.dirty.contains(&(p & !(CACHE_LINE - 1)))
+    }
+
+    /// The buffer goes to the device (map, sync_for_device); `clean` when caches are cleaned.
+    fn to_device(&mut self, p: u64, len: u64, dir: DmaDir, clean: bool) {
+        if clean {
+            for l in lines(p, len) {
+                self.dirty.remove(&l);
+            }
+        }
+        for a in p..p + len {
+            let dirty = self.line_dirty(a);
+            let b = self.byte(a);
+            b.dev_ok = dir.device_reads() && b.defined && !dirty;
+            b.dev_may_write = dir.device_writes();
+            if dir.device_writes() {
+                b.cpu_ok = false;
+            }
+        }
+    }
+
+    /// The buffer comes back to the CPU (unmap, sync_for_cpu).
+    fn to_cpu(&mut self, p: u64, len: u64, dir: DmaDir) {
+        for a in p..p + len {
+            let dirty = self.line_dirty(a);
+            let b = self.byte(a);
+            if dir.device_writes() {
+                b.cpu_ok = b.defined && !dirty;
+            }
+            b.dev_ok = false;
+            b.dev_may_write = false;
+        }
+        if dir.device_writes() {
+            for l in lines(p, len) {
+                self.dirty.remove(&l);
+            }
+        }
+    }
+
+    fn undefine(&mut self, p: u64, len: u64) {
+        for a in p..p + len {
+            let b = self.byte(a);
+            b.defined = false;
+            b.cpu_ok = false;
+            b.dev_ok = false;
+        }
+    }
+
+    fn check(&mut self, who: &str, base: u64, data: &[u8], cpu: bool) -> Vec<String> {
+        let mut bad = Vec::new();
+        for (i, got) in data.iter().enumerate() {
+            let p = base + i as u64;
+            let Some(b) = self.bytes.get(&p).copied() else {
+                // Untouched: the initial content, which the CPU always sees.
+                if cpu && *got != initial_byte(p) {
+                    bad.push((i, initial_byte(p), *got, None));
+                }
+                continue;
+            };
+            let ok = b.defined && if cpu { b.cpu_ok } else { b.dev_ok };
+            if ok && *got != b.value {
+                bad.push((i, b.value, *got, b.writer));
+            }
+        }
+        let Some(&(i, want, got, writer)) = bad.first() else { return Vec::new() };
+        let from = match writer {
+            None => "the initial memory content".to_string(),
+            Some((true, op)) => format!("written by the device at op {op}"),
+            Some((false, op)) => format!("written by the CPU at op {op}"),
+        };
+        vec![format!(
+            "{who} at {:#x}: {} of {} byte(s) wrong; first at +{i:#x}: expected {want:#04x} ({from}), got {got:#04x}",
+            base,
+            bad.len(),
+            data.len()
+        )]
+    }
+
+    /// Feeds operation number `op`; returns the integrity failures it reveals.
+    pub fn observe(&mut self, op: usize, a: Access<'_>) -> Vec<String> {
+        let op = op as u32;
+        match a {
+            Access::Map(m) => {
+                if m.mapped {
+                    self.to_device(m.phys.0, m.size, m.dir, !m.attrs.contains(DmaAttrs::SKIP_CPU_SYNC));
+                }
+                Vec::new()
+            }
+            Access::Unmap { target, kind, size, dir, attrs } => {
+                if let Some((m, off)) = target.filter(|(m, _)| m.mapped && m.live) {
+                    let matching = off == 0
+                        && size == m.size
+                        && dir == m.dir
+                        && attrs == m.attrs
+                        && matches!(
+                            (m.kind, kind),
+                            (MapKind::Phys, UnmapKind::Phys)
+                                | (MapKind::PageAttrs, UnmapKind::PageAttrs)
+                                | (MapKind::Resource, UnmapKind::Resource)
+                        );
+                    if matching && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
+                        self.to_cpu(m.phys.0, m.size, dir);
+                    } else {
+                        // The device lost the buffer, but nothing made its stores visible.
+                        self.to_cpu(m.phys.0, m.size, DmaDir::TO_DEVICE);
+                    }
+                }
+                Vec::new()
+            }
+            Access::Sync { target, for_cpu, size, dir } => {
+                if let Some((m, off)) = in_contract(target, size) {
+                    if dir == m.dir || m.dir == DmaDir::BIDIRECTIONAL && dir.is_valid() {
+                        let p = m.phys.0 + off;
+                        if for_cpu {
+                            self.to_cpu(p, size, dir)
+                        } else {
+                            self.to_device(p, size, dir, true)
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            Access::CpuWrite { phys, data } => {
+                let len = data.len() as u64;
+                for l in lines(phys.0, len) {
+                    // A dirty line may later be written back over device data next to it.
+                    for a in l..l + CACHE_LINE {
+                        if self.bytes.get(&a).is_some_and(|b| b.dev_may_write) {
+                            self.undefine(a, 1);
+                        }
+                    }
+                    self.dirty.insert(l);
+                }
+                for (i, v) in data.iter().enumerate() {
+                    let b = self.byte(phys.0 + i as u64);
+                    b.value = *v;
+                    b.writer = Some((false, op));
+                    b.defined = !b.dev_may_write;
+                    b.cpu_ok = b.defined;
+                    b.dev_ok = false;
+                }
+                Vec::new()
+            }
+            Access::CpuRead { phys, data } => self.check("cpu_read", phys.0, data, true),
+            Access::DevWrite { target, data, landed } => {
+                let len = data.len() as u64;
+                match in_contract(target, len) {
+                    Some((m, off)) => {
+                        for (i, v) in data.iter().enumerate() {
+                            let b = self.byte(m.phys.0 + off + i as u64);
+                            b.value = *v;
+                            b.writer = Some((true, op));
+                            b.defined = b.dev_may_write;
+                            b.cpu_ok = false;
+                            b.dev_ok = b.defined;
+                        }
+                    }
+                    None => {
+                        if let Some(p) = landed {
+                            self.undefine(p.0, len);
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            Access::DevRead { target, data } => match in_contract(target, data.len() as u64) {
+                Some((m, off)) => self.check("dev_read", m.phys.0 + off, data, false),
+                None => Vec::new(),
+            },
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The oracles: the differential comparison with its allow-list, and data integrity.
+
+pub mod allowlist;
+pub mod diff;
+pub mod integrity;

@@ -1,0 +1,88 @@
+//! `struct device` as the DMA core sees it, plus the once-flags and BUG() of one boot.
+
+use std::collections::HashSet;
+
+use crate::platform::trace::ReportKind;
+use crate::platform::Platform;
+use crate::scenario::{Config, DmaRange};
+
+/// The call hit BUG(): a real kernel would oops, so nothing runs after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bug;
+
+pub type KResult<T> = Result<T, Bug>;
+
+/// The device and the kernel configuration of one boot.
+pub struct Device {
+    pub name: String,
+    pub driver: String,
+    /// `dev->dma_mask`: None is a NULL pointer.
+    pub dma_mask: Option<u64>,
+    pub bus_dma_limit: u64,
+    /// The dma_range_map, in table order (the kernel ends it with a size-0 entry).
+    pub dma_range_map: Vec<DmaRange>,
+    pub dma_coherent: bool,
+    /// dev->dma_skip_sync, set up by dma_setup_need_sync().
+    pub dma_skip_sync: bool,
+    /// CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC
+    pub dma_bounce_unaligned_kmalloc: bool,
+    /// ARCH_DMA_MINALIGN
+    pub arch_dma_minalign: u64,
+    /// CONFIG_DMA_API_DEBUG
+    pub dma_api_debug: bool,
+    /// Call sites whose *_ONCE report already fired.
+    once: HashSet<&'static str>,
+}
+
+impl Device {
+    pub fn new(cfg: &Config) -> Self {
+        let d = &cfg.device;
+        let mut dev = Device {
+            name: d.name.clone(),
+            driver: d.driver.clone(),
+            dma_mask: d.dma_mask,
+            bus_dma_limit: d.bus_dma_limit,
+            dma_range_map: cfg.dma_ranges.clone(),
+            dma_coherent: d.coherent,
+            dma_skip_sync: false,
+            dma_bounce_unaligned_kmalloc: cfg.arch.dma_bounce_unaligned_kmalloc(),
+            arch_dma_minalign: cfg.arch.arch_dma_minalign() as u64,
+            dma_api_debug: cfg.dma_api_debug,
+            once: HashSet::new(),
+        };
+        crate::phys::mapping::dma_setup_need_sync(&mut dev);
+        dev
+    }
+
+    /// True the first time `site` asks: the *_ONCE macros.
+    fn first_time(&mut self, site: &'static str) -> bool {
+        self.once.insert(site)
+    }
+
+    /// models WARN_ON_ONCE(cond) for a condition known to be true; returns true.
+    pub fn warn_on_once(&mut self, plat: &mut Platform, site: &'static str, func: &str, cond: &str) -> bool {
+        if self.first_time(site) {
+            plat.report(ReportKind::WarnOn, func, cond);
+        }
+        true
+    }
+
+    /// models dev_WARN_ONCE(dev, 1, fmt, ...)
+    pub fn dev_warn_once(&mut self, plat: &mut Platform, site: &'static str, func: &str, msg: &str) {
+        if self.first_time(site) {
+            let text = format!("{} {}: {}", self.driver, self.name, msg);
+            plat.report(ReportKind::DevWarn, func, &text);
+        }
+    }
+
+    /// models BUG_ON(cond) for a condition known to be true.
+    pub fn bug(&self, plat: &mut Platform, func: &str, cond: &str) -> Bug {
+        plat.report(ReportKind::Bug, func, cond);
+        Bug
+    }
+}
+
+/// models printk's %pad: "0x" and 16 zero-padded hex digits (sizeof(dma_addr_t) == 8).
+pub fn fmt_pad(addr: u64) -> String {
+    format!("{addr:#018x}")
+}

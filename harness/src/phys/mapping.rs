@@ -1,0 +1,237 @@
+//! kernel/dma/mapping.c and the include/linux/dma-mapping.h inlines, v6.18: dma_map_phys()
+//! is the primary entry point and the page and resource calls are wrappers around it
+//! (f7326196a781 "dma-mapping: export new dma_*map_phys() interface").
+//!
+//! Only dma-direct devices exist so far: get_dma_ops() is NULL and use_dma_iommu() false.
+
+use super::direct::{
+    dma_direct_map_phys, dma_direct_sync_single_for_cpu, dma_direct_sync_single_for_device, dma_direct_unmap_phys,
+};
+use super::dma_map_ops::dev_is_dma_coherent;
+use super::{Device, KResult};
+use crate::platform::Platform;
+use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, DMA_MAPPING_ERROR};
+
+/// -ENOMEM
+pub const ENOMEM: i32 = 12;
+
+/// models dma_setup_need_sync() for a dma-direct device: skip syncs iff coherent (a first
+/// swiotlb mapping would clear it again). The kernel runs it only from dma_set_mask(), which
+/// fails without dev->dma_mask, so a maskless device keeps dma_skip_sync = false.
+pub fn dma_setup_need_sync(dev: &mut Device) {
+    dev.dma_skip_sync = dev.dma_mask.is_some() && dev_is_dma_coherent(dev);
+}
+
+/// models dma_map_direct(): no dma_map_ops and no IOMMU, so always direct.
+fn dma_map_direct(_dev: &Device) -> bool {
+    true
+}
+
+/// models dma_dev_need_sync()
+pub fn dma_dev_need_sync(dev: &Device) -> bool {
+    !dev.dma_skip_sync || dev.dma_api_debug
+}
+
+fn check_dir(dev: &Device, plat: &mut Platform, func: &str, dir: DmaDir) -> KResult<()> {
+    if !dir.is_valid() {
+        return Err(dev.bug(plat, func, "!valid_dma_direction(dir)"));
+    }
+    Ok(())
+}
+
+/// models dma_map_phys()
+pub fn dma_map_phys(
+    dev: &mut Device,
+    plat: &mut Platform,
+    phys: PhysAddr,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<DmaAddr> {
+    let is_mmio = attrs.contains(DmaAttrs::MMIO);
+    check_dir(dev, plat, "dma_map_phys", dir)?;
+    if dev.dma_mask.is_none()
+        && dev.warn_on_once(plat, "mapping.c:dma_map_phys:dma_mask", "dma_map_phys", "!dev->dma_mask")
+    {
+        return Ok(DMA_MAPPING_ERROR);
+    }
+    // arch_dma_map_phys_direct() is powerpc-only; dma_map_direct() always holds here.
+    let addr = if dma_map_direct(dev) {
+        dma_direct_map_phys(dev, plat, "direct.h:dma_direct_map_phys@dma_map_phys", phys, size, dir, attrs)?
+    } else {
+        DMA_MAPPING_ERROR
+    };
+    // kmsan_handle_dma(phys, size, dir) runs here unless is_mmio; KMSAN is not modelled.
+    let _ = is_mmio;
+    plat.trace_dma_map("dma_map_phys", phys, addr, size, dir, attrs);
+    // debug_dma_map_phys(): dma-debug is not modelled yet.
+    Ok(addr)
+}
+
+/// models dma_unmap_phys()
+pub fn dma_unmap_phys(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    check_dir(dev, plat, "dma_unmap_phys", dir)?;
+    if dma_map_direct(dev) {
+        dma_direct_unmap_phys(dev, plat, addr, size, dir, attrs);
+    }
+    plat.trace_dma_unmap("dma_unmap_phys", addr, size, dir, attrs);
+    // debug_dma_unmap_phys(): dma-debug is not modelled yet.
+    Ok(())
+}
+
+/// models dma_map_page_attrs(), now a wrapper; `page` is page_to_phys(page).
+pub fn dma_map_page_attrs(
+    dev: &mut Device,
+    plat: &mut Platform,
+    page: PhysAddr,
+    offset: u64,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<DmaAddr> {
+    let phys = page.add(offset);
+    // MMIO has no struct page: refused silently, before even the direction check.
+    if attrs.contains(DmaAttrs::MMIO) {
+        return Ok(DMA_MAPPING_ERROR);
+    }
+    if dev.dma_api_debug
+        && plat.is_zone_device_page(page.pfn())
+        && dev.warn_on_once(
+            plat,
+            "mapping.c:dma_map_page_attrs:zone_device",
+            "dma_map_page_attrs",
+            "is_zone_device_page(page)",
+        )
+    {
+        return Ok(DMA_MAPPING_ERROR);
+    }
+    dma_map_phys(dev, plat, phys, size, dir, attrs)
+}
+
+/// models dma_unmap_page_attrs(), now a wrapper.
+pub fn dma_unmap_page_attrs(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    if attrs.contains(DmaAttrs::MMIO) {
+        return Ok(());
+    }
+    dma_unmap_phys(dev, plat, addr, size, dir, attrs)
+}
+
+/// models dma_map_resource(), now dma_map_phys(..., DMA_ATTR_MMIO).
+pub fn dma_map_resource(
+    dev: &mut Device,
+    plat: &mut Platform,
+    phys: PhysAddr,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<DmaAddr> {
+    // v6.18 refuses RAM here under CONFIG_DMA_API_DEBUG (moved into dma-debug by af0c3f058662).
+    if dev.dma_api_debug
+        && plat.pfn_valid(phys.pfn())
+        && dev.warn_on_once(
+            plat,
+            "mapping.c:dma_map_resource:pfn_valid",
+            "dma_map_resource",
+            "pfn_valid(PHYS_PFN(phys_addr))",
+        )
+    {
+        return Ok(DMA_MAPPING_ERROR);
+    }
+    dma_map_phys(dev, plat, phys, size, dir, attrs | DmaAttrs::MMIO)
+}
+
+/// models dma_unmap_resource(), now dma_unmap_phys(..., DMA_ATTR_MMIO).
+pub fn dma_unmap_resource(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    dma_unmap_phys(dev, plat, addr, size, dir, attrs | DmaAttrs::MMIO)
+}
+
+/// models __dma_sync_single_for_cpu()
+fn __dma_sync_single_for_cpu(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+) -> KResult<()> {
+    check_dir(dev, plat, "__dma_sync_single_for_cpu", dir)?;
+    if dma_map_direct(dev) {
+        dma_direct_sync_single_for_cpu(dev, plat, addr, size, dir);
+    }
+    plat.trace_dma_sync_single("dma_sync_single_for_cpu", addr, size, dir);
+    Ok(())
+}
+
+/// models __dma_sync_single_for_device()
+fn __dma_sync_single_for_device(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+) -> KResult<()> {
+    check_dir(dev, plat, "__dma_sync_single_for_device", dir)?;
+    if dma_map_direct(dev) {
+        dma_direct_sync_single_for_device(dev, plat, addr, size, dir);
+    }
+    plat.trace_dma_sync_single("dma_sync_single_for_device", addr, size, dir);
+    Ok(())
+}
+
+/// models dma_sync_single_for_cpu() (header inline, gated by dma_dev_need_sync())
+pub fn dma_sync_single_for_cpu(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+) -> KResult<()> {
+    if dma_dev_need_sync(dev) {
+        __dma_sync_single_for_cpu(dev, plat, addr, size, dir)?;
+    }
+    Ok(())
+}
+
+/// models dma_sync_single_for_device() (header inline, gated by dma_dev_need_sync())
+pub fn dma_sync_single_for_device(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+) -> KResult<()> {
+    if dma_dev_need_sync(dev) {
+        __dma_sync_single_for_device(dev, plat, addr, size, dir)?;
+    }
+    Ok(())
+}
+
+/// models dma_mapping_error()
+pub fn dma_mapping_error(_dev: &Device, addr: DmaAddr) -> i32 {
+    // debug_dma_mapping_error() records the check; dma-debug is not modelled yet.
+    if addr == DMA_MAPPING_ERROR {
+        -ENOMEM
+    } else {
+        0
+    }
+}

@@ -1,0 +1,323 @@
+//! The mock platform both mappers run on: physical memory, the CPU cache, the bus between
+//! device and memory, and the trace. One instance per side per run; the C model reaches it
+//! through [`dmadiff_cref::Hooks`], the Rust mapper through the same methods directly.
+
+pub mod cache;
+pub mod memory;
+pub mod trace;
+
+use cache::{Cache, MaintStats};
+use memory::{Backing, Memory};
+use trace::{ArchHook, CacheOp, Event, ReportKind};
+
+use crate::scenario::{Arch, Config, DmaRange};
+use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, PAGE_SHIFT};
+
+/// arm64 and x86_64 SECTION_SIZE_BITS with 4K pages: pfn_valid() is true for a whole
+/// 128 MiB sparsemem section once any RAM lies in it (early sections have a full memmap).
+pub const SECTION_SIZE_BITS: u32 = 27;
+
+pub struct Platform {
+    arch: Arch,
+    coherent: bool,
+    dma_ranges: Vec<DmaRange>,
+    device_limit: u64,
+    mem: Memory,
+    cache: Cache,
+    events: Vec<Event>,
+}
+
+impl Platform {
+    pub fn new(cfg: &Config) -> Self {
+        let d = &cfg.device;
+        let mask = d.dma_mask.unwrap_or(u64::MAX);
+        let device_limit = if d.bus_dma_limit != 0 { mask.min(d.bus_dma_limit) } else { mask };
+        Platform {
+            arch: cfg.arch,
+            coherent: d.coherent,
+            dma_ranges: cfg.dma_ranges.clone(),
+            device_limit,
+            mem: Memory::new(&cfg.ram, &cfg.mmio),
+            cache: Cache::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Takes the events recorded since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn push(&mut self, e: Event) {
+        self.events.push(e);
+    }
+
+    // ---- arch hooks -------------------------------------------------------------------
+
+    fn arch_sync(&mut self, hook: ArchHook, phys: PhysAddr, size: u64, dir: DmaDir) {
+        let end = phys.0.wrapping_add(size);
+        let (op, st) = match (self.arch, hook) {
+            // x86 selects no ARCH_HAS_SYNC_DMA_*: the hooks are empty.
+            (Arch::X86_64, _) => (CacheOp::None, MaintStats::default()),
+            // arch/arm64/mm/dma-mapping.c: clean to PoC whatever the direction.
+            (Arch::Arm64, ArchHook::SyncForDevice) => {
+                (CacheOp::Clean, self.cache.dcache_clean_poc(&mut self.mem, phys.0, end))
+            }
+            // arch/arm64/mm/dma-mapping.c: nothing for DMA_TO_DEVICE, else invalidate.
+            (Arch::Arm64, ArchHook::SyncForCpu) if dir == DmaDir::TO_DEVICE => (CacheOp::None, MaintStats::default()),
+            (Arch::Arm64, ArchHook::SyncForCpu) => {
+                (CacheOp::Inval, self.cache.dcache_inval_poc(&mut self.mem, phys.0, end))
+            }
+        };
+        self.events.push(Event::ArchSync {
+            hook,
+            phys,
+            size,
+            dir,
+            op,
+            written_back: st.written_back,
+            discarded_dirty: st.discarded_dirty,
+        });
+        if op != CacheOp::None && self.mem.backing(phys, size) != Backing::Ram {
+            self.events.push(Event::Fault {
+                what: format!("cache maintenance on {phys}+{size:#x}, which is not RAM: phys_to_virt() has no linear mapping there"),
+            });
+        }
+    }
+
+    /// models arch_sync_dma_for_device() (arm64 policy; see ARCHITECTURE.md)
+    pub fn arch_sync_dma_for_device(&mut self, phys: PhysAddr, size: u64, dir: DmaDir) {
+        self.arch_sync(ArchHook::SyncForDevice, phys, size, dir)
+    }
+
+    /// models arch_sync_dma_for_cpu() (arm64 policy; see ARCHITECTURE.md)
+    pub fn arch_sync_dma_for_cpu(&mut self, phys: PhysAddr, size: u64, dir: DmaDir) {
+        self.arch_sync(ArchHook::SyncForCpu, phys, size, dir)
+    }
+
+    /// models arch_sync_dma_for_cpu_all(): only MIPS implements it, so it does nothing here.
+    pub fn arch_sync_dma_for_cpu_all(&mut self) {}
+
+    /// models arch_dma_mark_clean(): no architecture selects ARCH_HAS_DMA_MARK_CLEAN since
+    /// the ia64 removal (v6.7), so it does nothing here.
+    pub fn arch_dma_mark_clean(&mut self, _phys: PhysAddr, _size: u64) {}
+
+    /// models pfn_valid() under SPARSEMEM: section granular (see SECTION_SIZE_BITS).
+    pub fn pfn_valid(&self, pfn: u64) -> bool {
+        let sec_shift = SECTION_SIZE_BITS - PAGE_SHIFT;
+        let sec = pfn >> sec_shift;
+        let start = (sec << sec_shift) << PAGE_SHIFT;
+        self.mem.overlaps_ram(start, 1 << SECTION_SIZE_BITS)
+    }
+
+    /// models is_zone_device_page(): the platform has no ZONE_DEVICE memory yet.
+    pub fn is_zone_device_page(&self, _pfn: u64) -> bool {
+        false
+    }
+
+    /// models is_pci_p2pdma_page(): no P2PDMA providers are modelled yet.
+    pub fn is_pci_p2pdma_page(&self, _pfn: u64) -> bool {
+        false
+    }
+
+    // ---- tracepoints and printk ---------------------------------------------------------
+
+    pub fn trace_dma_map(
+        &mut self,
+        event: &str,
+        phys: PhysAddr,
+        dma: DmaAddr,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    ) {
+        self.events.push(Event::TraceMap { event: event.into(), phys, dma, size, dir, attrs });
+    }
+
+    pub fn trace_dma_unmap(&mut self, event: &str, addr: DmaAddr, size: u64, dir: DmaDir, attrs: DmaAttrs) {
+        self.events.push(Event::TraceUnmap { event: event.into(), addr, size, dir, attrs });
+    }
+
+    pub fn trace_dma_sync_single(&mut self, event: &str, addr: DmaAddr, size: u64, dir: DmaDir) {
+        self.events.push(Event::TraceSyncSingle { event: event.into(), addr, size, dir });
+    }
+
+    pub fn report(&mut self, kind: ReportKind, func: &str, text: &str) {
+        self.events.push(Event::Report { kind, func: func.into(), text: text.into() });
+    }
+
+    // ---- CPU and device accesses --------------------------------------------------------
+
+    /// A CPU store: cached for RAM, uncached for MMIO.
+    pub fn cpu_write(&mut self, phys: PhysAddr, data: &[u8]) {
+        match self.mem.backing(phys, data.len() as u64) {
+            Backing::Ram => self.cache.cpu_write(&self.mem, phys.0, data),
+            Backing::Mmio => self.mem.write(phys.0, data),
+            Backing::None => self
+                .events
+                .push(Event::Fault { what: format!("CPU store to {phys}+{:#x}: no RAM or MMIO there", data.len()) }),
+        }
+    }
+
+    /// A CPU load; an unbacked address reads as all ones, faults and returns false.
+    pub fn cpu_read(&mut self, phys: PhysAddr, len: u64) -> (Vec<u8>, bool) {
+        let mut out = vec![0xff; len as usize];
+        match self.mem.backing(phys, len) {
+            Backing::Ram => self.cache.cpu_read(&self.mem, phys.0, &mut out),
+            Backing::Mmio => self.mem.read(phys.0, &mut out),
+            Backing::None => {
+                self.events.push(Event::Fault { what: format!("CPU load from {phys}+{len:#x}: no RAM or MMIO there") });
+                return (out, false);
+            }
+        }
+        (out, true)
+    }
+
+    /// The interconnect: which physical range a device access to [addr, addr + len) hits,
+    /// through the dma-ranges the device's dma_range_map was built from.
+    pub fn bus_to_phys(&self, addr: DmaAddr, len: u64) -> Result<PhysAddr, String> {
+        let last = addr.0.checked_add(len.max(1) - 1).ok_or_else(|| format!("bus address {addr}+{len:#x} wraps"))?;
+        if last > self.device_limit {
+            return Err(format!(
+                "bus address {addr}+{len:#x} is beyond what the device can drive (limit {:#x})",
+                self.device_limit
+            ));
+        }
+        if self.dma_ranges.is_empty() {
+            return Ok(PhysAddr(addr.0));
+        }
+        for r in &self.dma_ranges {
+            if addr.0 >= r.dma_start && last - r.dma_start < r.size && addr.0 - r.dma_start < r.size {
+                return Ok(PhysAddr(r.cpu_start.0 + (addr.0 - r.dma_start)));
+            }
+        }
+        Err(format!("bus address {addr}+{len:#x} is not inside one dma-range of the interconnect"))
+    }
+
+    /// A device store; returns the physical range it landed on, if any.
+    pub fn dev_write(&mut self, addr: DmaAddr, data: &[u8]) -> Option<PhysAddr> {
+        let len = data.len() as u64;
+        let phys = match self.bus_to_phys(addr, len) {
+            Ok(p) => p,
+            Err(why) => {
+                self.events.push(Event::Fault { what: format!("device store: {why}") });
+                return None;
+            }
+        };
+        match self.mem.backing(phys, len) {
+            Backing::Ram if self.coherent => self.cache.snoop_write(&mut self.mem, phys.0, data),
+            Backing::Ram | Backing::Mmio => self.mem.write(phys.0, data),
+            Backing::None => {
+                self.events
+                    .push(Event::Fault { what: format!("device store to {addr}+{len:#x}: no RAM or MMIO at {phys}") });
+                return None;
+            }
+        }
+        Some(phys)
+    }
+
+    /// A device load; a failed access reads as all ones and returns false.
+    pub fn dev_read(&mut self, addr: DmaAddr, len: u64) -> (Vec<u8>, bool) {
+        let mut out = vec![0xff; len as usize];
+        let phys = match self.bus_to_phys(addr, len) {
+            Ok(p) => p,
+            Err(why) => {
+                self.events.push(Event::Fault { what: format!("device load: {why}") });
+                return (out, false);
+            }
+        };
+        match self.mem.backing(phys, len) {
+            Backing::Ram if self.coherent => self.cache.snoop_read(&self.mem, phys.0, &mut out),
+            Backing::Ram | Backing::Mmio => self.mem.read(phys.0, &mut out),
+            Backing::None => {
+                self.events
+                    .push(Event::Fault { what: format!("device load from {addr}+{len:#x}: no RAM or MMIO at {phys}") });
+                return (out, false);
+            }
+        }
+        (out, true)
+    }
+}
+
+/// The C model's view of the platform: raw integers in, the same methods underneath.
+impl dmadiff_cref::Hooks for Platform {
+    fn arch_sync_dma_for_device(&mut self, paddr: u64, size: u64, dir: u32) {
+        Platform::arch_sync_dma_for_device(self, PhysAddr(paddr), size, DmaDir(dir))
+    }
+    fn arch_sync_dma_for_cpu(&mut self, paddr: u64, size: u64, dir: u32) {
+        Platform::arch_sync_dma_for_cpu(self, PhysAddr(paddr), size, DmaDir(dir))
+    }
+    fn arch_sync_dma_for_cpu_all(&mut self) {
+        Platform::arch_sync_dma_for_cpu_all(self)
+    }
+    fn arch_dma_mark_clean(&mut self, paddr: u64, size: u64) {
+        Platform::arch_dma_mark_clean(self, PhysAddr(paddr), size)
+    }
+    fn pfn_valid(&mut self, pfn: u64) -> bool {
+        Platform::pfn_valid(self, pfn)
+    }
+    fn is_pci_p2pdma_page(&mut self, pfn: u64) -> bool {
+        Platform::is_pci_p2pdma_page(self, pfn)
+    }
+    fn trace_dma_map(&mut self, event: &str, phys: u64, dma: u64, size: u64, dir: u32, attrs: u64) {
+        Platform::trace_dma_map(self, event, PhysAddr(phys), DmaAddr(dma), size, DmaDir(dir), DmaAttrs(attrs))
+    }
+    fn trace_dma_unmap(&mut self, event: &str, addr: u64, size: u64, dir: u32, attrs: u64) {
+        Platform::trace_dma_unmap(self, event, DmaAddr(addr), size, DmaDir(dir), DmaAttrs(attrs))
+    }
+    fn trace_dma_sync_single(&mut self, event: &str, addr: u64, size: u64, dir: u32) {
+        Platform::trace_dma_sync_single(self, event, DmaAddr(addr), size, DmaDir(dir))
+    }
+    fn report(&mut self, kind: ReportKind, func: &str, text: &str) {
+        Platform::report(self, kind, func, text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Region;
+
+    fn cfg() -> Config {
+        let mut c = Config::default();
+        c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x10_0000 });
+        c.mmio.push(Region { start: PhysAddr(0x8800_0000), size: 0x1000 });
+        c.mmio.push(Region { start: PhysAddr(0x4000_0000), size: 0x1000 });
+        c.device.coherent = false;
+        c.device.dma_mask = Some(u64::MAX);
+        c
+    }
+
+    #[test]
+    fn pfn_valid_is_section_granular() {
+        let mut c = cfg();
+        c.mmio.push(Region { start: PhysAddr(0x8010_0000), size: 0x1000 });
+        let p = Platform::new(&c);
+        assert!(p.pfn_valid(0x8000_0000 >> 12));
+        // MMIO in the same 128 MiB section as RAM has a memmap (the arm64 false positive
+        // behind af0c3f058662); MMIO in a section without RAM has none.
+        assert!(p.pfn_valid(0x8010_0000 >> 12));
+        assert!(!p.pfn_valid(0x8800_0000 >> 12));
+        assert!(!p.pfn_valid(0x4000_0000 >> 12));
+    }
+
+    #[test]
+    fn dma_ranges_route_device_accesses() {
+        let mut c = cfg();
+        c.dma_ranges.push(DmaRange { cpu_start: PhysAddr(0x8000_0000), dma_start: 0x1000_0000, size: 0x10_0000 });
+        let mut p = Platform::new(&c);
+        assert_eq!(p.bus_to_phys(DmaAddr(0x1000_0010), 0x10), Ok(PhysAddr(0x8000_0010)));
+        assert!(p.bus_to_phys(DmaAddr(0x100f_fff0), 0x20).is_err());
+        assert!(p.dev_write(DmaAddr(0x8000_0000), &[1]).is_none());
+        assert!(matches!(p.take_events().as_slice(), [Event::Fault { .. }]));
+    }
+
+    #[test]
+    fn non_coherent_device_misses_uncleaned_cpu_writes() {
+        let mut p = Platform::new(&cfg());
+        p.cpu_write(PhysAddr(0x8000_0000), &[0x11; 8]);
+        assert_ne!(p.dev_read(DmaAddr(0x8000_0000), 8).0, vec![0x11; 8]);
+        p.arch_sync_dma_for_device(PhysAddr(0x8000_0000), 8, DmaDir::TO_DEVICE);
+        assert_eq!(p.dev_read(DmaAddr(0x8000_0000), 8), (vec![0x11; 8], true));
+    }
+}

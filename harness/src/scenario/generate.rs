@@ -1,0 +1,340 @@
+//! Scenarios from fuzz bytes: mostly correct use, with misuse at a controlled rate.
+//!
+//! Handles name live mappings and buffers fit their regions, so random inputs reach the deep
+//! paths; `misuse_percent` of the choices break the API contract on purpose (bad directions,
+//! wrong unmap sizes, raw addresses, double unmaps, DMA_ATTR_MMIO on page maps).
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+
+use super::*;
+use crate::types::PAGE_SIZE;
+
+/// Knobs of the generator.
+#[derive(Clone, Copy, Debug)]
+pub struct GenConfig {
+    /// Maximum number of operations.
+    pub max_ops: usize,
+    /// Percentage of choices that deliberately misuse the API.
+    pub misuse_percent: u8,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig { max_ops: 16, misuse_percent: 10 }
+    }
+}
+
+impl<'a> Arbitrary<'a> for Scenario {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        generate(u, &GenConfig::default())
+    }
+
+    /// Byte-driven engines (bolero) size their inputs from this: a configuration takes
+    /// about 16 bytes and an operation about 8 to 24.
+    fn size_hint(_depth: usize) -> (usize, Option<usize>) {
+        (32, Some(1024))
+    }
+}
+
+struct Live {
+    name: String,
+    kind: MapKind,
+    phys: PhysAddr,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+    unmapped: bool,
+}
+
+struct Gen<'u, 'a> {
+    u: &'u mut Unstructured<'a>,
+    misuse: u8,
+}
+
+impl Gen<'_, '_> {
+    fn misuse(&mut self) -> Result<bool> {
+        Ok(self.u.int_in_range(0..=99u8)? < self.misuse)
+    }
+    fn pct(&mut self, p: u8) -> Result<bool> {
+        Ok(self.u.int_in_range(0..=99u8)? < p)
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> Result<T> {
+        Ok(*self.u.choose(xs)?)
+    }
+
+    fn size(&mut self) -> Result<u64> {
+        Ok(match self.u.int_in_range(0..=5u8)? {
+            0 => self.pick(&[1, 8, 63, 64, 65, 96, 127, 128, 129, 192, 255, 256])?,
+            1 => self.pick(&[0x200, 0x400, 0x800, 0x1000, 0x2000])?,
+            2 => self.u.int_in_range(1..=0x100)?,
+            3 => self.u.int_in_range(1..=0x2000)?,
+            4 => 64 * self.u.int_in_range(1..=32)?,
+            _ => self.pick(&[0x1000, 0x3000, 0x10000])?,
+        })
+    }
+
+    fn dir(&mut self) -> Result<DmaDir> {
+        if self.misuse()? {
+            return self.pick(&[DmaDir::NONE, DmaDir(7)]);
+        }
+        self.pick(&[DmaDir::BIDIRECTIONAL, DmaDir::TO_DEVICE, DmaDir::FROM_DEVICE])
+    }
+
+    fn attrs(&mut self) -> Result<DmaAttrs> {
+        let mut a = DmaAttrs(0);
+        if self.pct(30)? {
+            a = a | DmaAttrs::SKIP_CPU_SYNC;
+        }
+        if self.pct(10)? {
+            a = a | DmaAttrs::NO_WARN;
+        }
+        if self.pct(5)? {
+            a = a | self.pick(&[
+                DmaAttrs::WEAK_ORDERING,
+                DmaAttrs::PRIVILEGED,
+                DmaAttrs::WRITE_COMBINE,
+                DmaAttrs(1 << 20),
+            ])?;
+        }
+        Ok(a)
+    }
+
+    /// A buffer of `size` bytes inside `r`, at a random alignment.
+    fn place(&mut self, r: &Region, size: u64) -> Result<PhysAddr> {
+        let size = size.min(r.size);
+        let align = self.pick(&[1u64, 8, 64, 128, 4096])?;
+        let slots = (r.size - size) / align;
+        let slot = self.u.int_in_range(0..=slots.min(1 << 20))?;
+        Ok(PhysAddr(r.start.0 + slot * align))
+    }
+}
+
+/// Builds one scenario from `u` under `cfg`.
+pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
+    let mut g = Gen { u, misuse: cfg.misuse_percent };
+    let mut c = Config::default();
+    if g.pct(15)? {
+        c.arch = Arch::X86_64;
+    }
+    c.dma_api_debug = g.pct(15)?;
+    c.device.coherent = c.arch == Arch::X86_64 || g.pct(50)?;
+    c.device.dma_mask = if g.pct(2)? {
+        None
+    } else {
+        let bits = g.pick(&[24u32, 30, 32, 32, 36, 40, 48, 64, 64])?;
+        Some(if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 })
+    };
+    c.device.bus_dma_limit =
+        if g.pct(75)? { 0 } else { g.pick(&[0xffff_ffffu64, 0x3fff_ffff, 0xf_ffff_ffff, 0x8000_3fff])? };
+    c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x100_0000 });
+    if g.pct(50)? {
+        c.ram.push(Region { start: PhysAddr(0x1_0000_0000), size: 0x100_0000 });
+    }
+    if g.pct(80)? {
+        c.mmio.push(Region { start: PhysAddr(0x4000_0000), size: 0x10_0000 });
+    }
+    if g.pct(20)? {
+        c.mmio.push(Region { start: PhysAddr(0x40_0000_0000), size: 0x10_0000 });
+    }
+    if g.pct(30)? {
+        c.dma_ranges.push(DmaRange { cpu_start: PhysAddr(0x8000_0000), dma_start: 0, size: 0x8000_0000 });
+        if g.pct(50)? {
+            c.dma_ranges.push(DmaRange {
+                cpu_start: PhysAddr(0x1_0000_0000),
+                dma_start: 0x8000_0000,
+                size: 0x100_0000,
+            });
+        }
+    }
+
+    let n = g.u.int_in_range(1..=cfg.max_ops.max(1))?;
+    let mut live: Vec<Live> = Vec::new();
+    let mut ops = Vec::with_capacity(n);
+    for _ in 0..n {
+        if g.u.is_empty() {
+            break;
+        }
+        let choice = g.u.int_in_range(0..=99u8)?;
+        let op = if choice < 28 || live.is_empty() {
+            gen_map(&mut g, &c, &mut live)?
+        } else if choice < 42 {
+            gen_unmap(&mut g, &mut live)?
+        } else if choice < 58 {
+            gen_sync(&mut g, &live)?
+        } else if choice < 62 {
+            let l = g.u.choose(&live)?;
+            Op::MappingError(DmaRef::Handle { name: l.name.clone(), offset: 0 })
+        } else if choice < 80 {
+            gen_cpu(&mut g, &c, &live)?
+        } else {
+            gen_dev(&mut g, &live)?
+        };
+        ops.push(op);
+    }
+    Ok(Scenario { config: c, ops })
+}
+
+fn gen_map(g: &mut Gen<'_, '_>, c: &Config, live: &mut Vec<Live>) -> Result<Op> {
+    let name = format!("h{}", live.len());
+    let size = g.size()?;
+    let dir = g.dir()?;
+    let mut attrs = g.attrs()?;
+    let to_mmio = !c.mmio.is_empty() && g.pct(20)?;
+    let (kind, region) = if to_mmio {
+        let r = *g.u.choose(&c.mmio)?;
+        let kind = if g.pct(50)? {
+            attrs = attrs | DmaAttrs::MMIO;
+            MapKind::Phys
+        } else if g.misuse()? {
+            MapKind::PageAttrs
+        } else {
+            MapKind::Resource
+        };
+        (kind, r)
+    } else {
+        let r = *g.u.choose(&c.ram)?;
+        let kind = if g.pct(30)? { MapKind::PageAttrs } else { MapKind::Phys };
+        if g.misuse()? {
+            attrs = attrs | DmaAttrs::MMIO;
+        }
+        (kind, r)
+    };
+    let phys = g.place(&region, size)?;
+    let (page, offset) = match kind {
+        MapKind::PageAttrs => {
+            // Drivers sometimes pass an offset beyond the first page (compound pages).
+            let extra = if g.pct(10)? { PAGE_SIZE } else { 0 };
+            let page =
+                PhysAddr((phys.0 & !(PAGE_SIZE - 1)).saturating_sub(extra).max(region.start.0 & !(PAGE_SIZE - 1)));
+            (page, phys.0 - page.0)
+        }
+        _ => (phys, 0),
+    };
+    live.push(Live { name: name.clone(), kind, phys, size, dir, attrs, unmapped: false });
+    Ok(Op::Map { handle: name, kind, phys: page, offset, size, dir, attrs })
+}
+
+fn unmap_kind_for(kind: MapKind) -> UnmapKind {
+    match kind {
+        MapKind::Phys => UnmapKind::Phys,
+        MapKind::PageAttrs => UnmapKind::PageAttrs,
+        MapKind::Resource => UnmapKind::Resource,
+    }
+}
+
+fn gen_unmap(g: &mut Gen<'_, '_>, live: &mut [Live]) -> Result<Op> {
+    let misuse = g.misuse()?;
+    let candidates: Vec<usize> = (0..live.len()).filter(|&i| misuse || !live[i].unmapped).collect();
+    let Some(&i) = g.u.choose(&candidates).ok() else {
+        let l = &live[0];
+        return Ok(Op::MappingError(DmaRef::Handle { name: l.name.clone(), offset: 0 }));
+    };
+    let l = &mut live[i];
+    l.unmapped = true;
+    let mut kind = unmap_kind_for(l.kind);
+    // A driver passes MMIO again at unmap time when it mapped with it.
+    let mut args =
+        UnmapArgs { addr: DmaRef::Handle { name: l.name.clone(), offset: 0 }, size: None, dir: None, attrs: None };
+    if l.attrs.contains(DmaAttrs::MMIO) && kind == UnmapKind::Phys {
+        args.size = Some(l.size);
+        args.dir = Some(l.dir);
+        args.attrs = Some(l.attrs);
+    }
+    if misuse {
+        match g.u.int_in_range(0..=3u8)? {
+            0 => args.size = Some(l.size.wrapping_add(g.pick(&[1u64, 0x1000])?)),
+            1 => {
+                // Positional: a direction needs the size before it.
+                args.size = Some(l.size);
+                args.dir =
+                    Some(g.pick(&[DmaDir::BIDIRECTIONAL, DmaDir::TO_DEVICE, DmaDir::FROM_DEVICE, DmaDir::NONE])?);
+            }
+            2 => {
+                args = UnmapArgs {
+                    addr: args.addr,
+                    size: Some(l.size),
+                    dir: Some(l.dir),
+                    attrs: Some(l.attrs | DmaAttrs::MMIO),
+                };
+                kind = g.pick(&[UnmapKind::Phys, UnmapKind::PageAttrs])?;
+            }
+            _ => kind = g.pick(&[UnmapKind::Phys, UnmapKind::PageAttrs, UnmapKind::Resource])?,
+        }
+    }
+    Ok(Op::Unmap { kind, args })
+}
+
+fn gen_sync(g: &mut Gen<'_, '_>, live: &[Live]) -> Result<Op> {
+    let l = g.u.choose(live)?;
+    let mut a = SyncArgs { addr: DmaRef::Handle { name: l.name.clone(), offset: 0 }, size: None, dir: None };
+    if g.pct(40)? && l.size > 1 {
+        let off = g.u.int_in_range(0..=l.size - 1)?;
+        let len = g.u.int_in_range(1..=l.size - off)?;
+        a.addr = DmaRef::Handle { name: l.name.clone(), offset: off };
+        a.size = Some(len);
+        a.dir = Some(l.dir);
+    }
+    if g.misuse()? {
+        a.size = Some(a.size.unwrap_or(l.size));
+        a.dir = Some(g.dir()?);
+    }
+    Ok(if g.pct(50)? { Op::SyncForCpu(a) } else { Op::SyncForDevice(a) })
+}
+
+fn gen_cpu(g: &mut Gen<'_, '_>, c: &Config, live: &[Live]) -> Result<Op> {
+    let (phys, size) = if !live.is_empty() && g.pct(85)? {
+        let l = g.u.choose(live)?;
+        let off = g.u.int_in_range(0..=l.size.saturating_sub(1))?;
+        let len = g.u.int_in_range(1..=(l.size - off).max(1))?;
+        (l.phys.add(off), len)
+    } else {
+        let r = *g.u.choose(&c.ram)?;
+        let size = g.size()?;
+        (g.place(&r, size)?, size.min(r.size))
+    };
+    Ok(if g.pct(55)? { Op::CpuWrite { phys, size, seed: g.u.arbitrary()? } } else { Op::CpuRead { phys, size } })
+}
+
+fn gen_dev(g: &mut Gen<'_, '_>, live: &[Live]) -> Result<Op> {
+    let l = g.u.choose(live)?;
+    let (off, len) = if g.pct(50)? {
+        (0, l.size)
+    } else {
+        let off = g.u.int_in_range(0..=l.size.saturating_sub(1))?;
+        (off, g.u.int_in_range(1..=(l.size - off).max(1))?)
+    };
+    let addr = if g.misuse()? {
+        DmaRef::Raw(g.pick(&[0u64, 0x1000, 0x8000_0000, 0xffff_ffff_0000])?)
+    } else {
+        DmaRef::Handle { name: l.name.clone(), offset: off }
+    };
+    Ok(if g.pct(50)? {
+        Op::DevWrite { addr, size: len, seed: g.u.arbitrary()? }
+    } else {
+        Op::DevRead { addr, size: len }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_scenarios_round_trip_through_text() {
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        for _ in 0..300 {
+            let bytes: Vec<u8> = (0..512)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            let s = Scenario::arbitrary(&mut Unstructured::new(&bytes)).unwrap();
+            let text = s.to_string();
+            let back = parse_str(&text, "generated").unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(s, back, "{text}");
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Scenarios: a platform and device configuration plus an ordered list of operations.
+//!
+//! The text form (see corpus/README.md) is parsed by [`parse`], printed by the `Display`
+//! impls in [`print`], and generated from fuzz bytes by [`generate`].
+
+pub mod generate;
+pub mod parse;
+pub mod print;
+
+use crate::types::{DmaAttrs, DmaDir, PhysAddr};
+
+pub use parse::{parse_file, parse_str, ParseError};
+
+/// A whole scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    pub config: Config,
+    pub ops: Vec<Op>,
+}
+
+/// The CPU architecture whose DMA rules the platform follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// arm64: non-coherent devices possible, CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC=y,
+    /// ARCH_DMA_MINALIGN 128, 64-byte cache lines cleaned and invalidated to PoC.
+    Arm64,
+    /// x86_64: every device is DMA-coherent, no arch cache maintenance.
+    X86_64,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Arm64 => "arm64",
+            Arch::X86_64 => "x86_64",
+        }
+    }
+    /// ARCH_DMA_MINALIGN (arch/arm64/include/asm/cache.h: 128; x86 uses L1_CACHE_BYTES 64).
+    pub fn arch_dma_minalign(self) -> u32 {
+        match self {
+            Arch::Arm64 => 128,
+            Arch::X86_64 => 64,
+        }
+    }
+    /// CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC (selected by arm64, never on x86).
+    pub fn dma_bounce_unaligned_kmalloc(self) -> bool {
+        self == Arch::Arm64
+    }
+}
+
+/// Platform and device configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub arch: Arch,
+    /// CONFIG_DMA_API_DEBUG: changes v6.18's dma_map_resource / dma_map_page_attrs wrappers.
+    pub dma_api_debug: bool,
+    pub device: DeviceConfig,
+    /// The device's dma_range_map (struct bus_dma_region list), in table order.
+    pub dma_ranges: Vec<DmaRange>,
+    pub ram: Vec<Region>,
+    /// MMIO regions: device BARs a DMA master can reach peer to peer.
+    pub mmio: Vec<Region>,
+}
+
+/// The device under test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceConfig {
+    pub name: String,
+    pub driver: String,
+    /// `*dev->dma_mask`; None models a device whose dma_mask pointer is NULL.
+    pub dma_mask: Option<u64>,
+    /// dev->bus_dma_limit; 0 means no limit.
+    pub bus_dma_limit: u64,
+    /// dev_is_dma_coherent()
+    pub coherent: bool,
+}
+
+/// One `struct bus_dma_region`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaRange {
+    pub cpu_start: PhysAddr,
+    pub dma_start: u64,
+    pub size: u64,
+}
+
+/// A physical memory region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub start: PhysAddr,
+    pub size: u64,
+}
+
+impl Region {
+    pub fn contains(&self, p: PhysAddr, len: u64) -> bool {
+        p.0 >= self.start.0 && len <= self.size && p.0 - self.start.0 <= self.size - len
+    }
+    pub fn end(&self) -> u64 {
+        self.start.0 + self.size
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            arch: Arch::Arm64,
+            dma_api_debug: false,
+            device: DeviceConfig {
+                name: "dmadiff0".into(),
+                driver: "dmadiff".into(),
+                dma_mask: Some(0xffff_ffff),
+                bus_dma_limit: 0,
+                coherent: true,
+            },
+            dma_ranges: Vec::new(),
+            ram: Vec::new(),
+            mmio: Vec::new(),
+        }
+    }
+}
+
+/// A DMA address operand: a live mapping's address plus an offset, or a raw bus address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DmaRef {
+    Handle { name: String, offset: u64 },
+    Raw(u64),
+}
+
+/// The trailing arguments of an unmap; None means "as the mapping was made".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnmapArgs {
+    pub addr: DmaRef,
+    pub size: Option<u64>,
+    pub dir: Option<DmaDir>,
+    pub attrs: Option<DmaAttrs>,
+}
+
+/// The trailing arguments of a sync; None means "the whole mapping, its direction".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncArgs {
+    pub addr: DmaRef,
+    pub size: Option<u64>,
+    pub dir: Option<DmaDir>,
+}
+
+/// Which unmap entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnmapKind {
+    Phys,
+    PageAttrs,
+    Resource,
+}
+
+/// Which map entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    /// dma_map_phys(); a v6.16 driver used dma_map_page_attrs or dma_map_resource (MMIO).
+    Phys,
+    /// dma_map_page_attrs(page, offset, ...)
+    PageAttrs,
+    /// dma_map_resource()
+    Resource,
+}
+
+/// One operation of a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `name = dma_map_*(...)`; for PageAttrs, `phys` is page_to_phys(page) and `offset`
+    /// the in-page offset argument (which may exceed PAGE_SIZE); otherwise offset is 0.
+    Map {
+        handle: String,
+        kind: MapKind,
+        phys: PhysAddr,
+        offset: u64,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    Unmap {
+        kind: UnmapKind,
+        args: UnmapArgs,
+    },
+    SyncForCpu(SyncArgs),
+    SyncForDevice(SyncArgs),
+    MappingError(DmaRef),
+    /// The CPU stores `size` bytes of pattern `seed` at `phys` (through its cache).
+    CpuWrite {
+        phys: PhysAddr,
+        size: u64,
+        seed: u8,
+    },
+    /// The CPU loads `size` bytes at `phys` (through its cache).
+    CpuRead {
+        phys: PhysAddr,
+        size: u64,
+    },
+    /// The device writes `size` bytes of pattern `seed` at a bus address.
+    DevWrite {
+        addr: DmaRef,
+        size: u64,
+        seed: u8,
+    },
+    /// The device reads `size` bytes at a bus address.
+    DevRead {
+        addr: DmaRef,
+        size: u64,
+    },
+}
+
+/// Byte `i` of a pattern with seed `s` (scenario files document this).
+pub fn pattern_byte(seed: u8, i: u64) -> u8 {
+    seed.wrapping_add(i as u8) ^ ((i >> 8) as u8)
+}
+
+impl Op {
+    /// The kernel (or harness) function the op calls, as printed.
+    pub fn func_name(&self) -> &'static str {
+        match self {
+            Op::Map { kind: MapKind::Phys, .. } => "dma_map_phys",
+            Op::Map { kind: MapKind::PageAttrs, .. } => "dma_map_page_attrs",
+            Op::Map { kind: MapKind::Resource, .. } => "dma_map_resource",
+            Op::Unmap { kind: UnmapKind::Phys, .. } => "dma_unmap_phys",
+            Op::Unmap { kind: UnmapKind::PageAttrs, .. } => "dma_unmap_page_attrs",
+            Op::Unmap { kind: UnmapKind::Resource, .. } => "dma_unmap_resource",
+            Op::SyncForCpu(_) => "dma_sync_single_for_cpu",
+            Op::SyncForDevice(_) => "dma_sync_single_for_device",
+            Op::MappingError(_) => "dma_mapping_error",
+            Op::CpuWrite { .. } => "cpu_write",
+            Op::CpuRead { .. } => "cpu_read",
+            Op::DevWrite { .. } => "dev_write",
+            Op::DevRead { .. } => "dev_read",
+        }
+    }
+}

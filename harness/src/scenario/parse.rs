@@ -1,0 +1,606 @@
+//! Scenario text to [`Scenario`]: pest for the syntax, typed checks with spans for the rest.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use pest::error::{Error as PestError, ErrorVariant};
+use pest::iterators::Pair;
+use pest::{Parser, Span};
+use pest_derive::Parser;
+
+use super::*;
+
+#[derive(Parser)]
+#[grammar = "scenario/scenario.pest"]
+struct ScenarioParser;
+
+/// A scenario that does not parse: file, line, column and what was expected.
+#[derive(Debug, Clone)]
+pub struct ParseError {
+    pub path: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+    rendered: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: error: {}\n{}", self.path, self.line, self.col, self.message, self.rendered)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl ParseError {
+    fn from_pest(e: PestError<Rule>, path: &str) -> Self {
+        let (line, col) = match e.line_col {
+            pest::error::LineColLocation::Pos(p) => p,
+            pest::error::LineColLocation::Span(p, _) => p,
+        };
+        let message = match &e.variant {
+            ErrorVariant::CustomError { message } => message.clone(),
+            ErrorVariant::ParsingError { positives, .. } => {
+                let names: Vec<String> = positives.iter().map(|r| rule_name(*r).to_string()).collect();
+                format!("expected {}", names.join(" or "))
+            }
+        };
+        let e = e.renamed_rules(|r| rule_name(*r).to_string()).with_path(path);
+        ParseError { path: path.to_string(), line, col, message, rendered: e.to_string() }
+    }
+}
+
+fn rule_name(r: Rule) -> &'static str {
+    match r {
+        Rule::config_kw => "a configuration keyword (platform, device, ram, mmio, dma_range)",
+        Rule::setting => "key=value",
+        Rule::key => "a key",
+        Rule::value => "a value",
+        Rule::op | Rule::func => "a DMA API call such as dma_map_phys(...)",
+        Rule::args | Rule::arg | Rule::flags | Rule::sum => "an argument",
+        Rule::number => "a number",
+        Rule::symbol => "a kernel name such as DMA_TO_DEVICE",
+        Rule::handle => "a mapping handle",
+        Rule::page => "page(<phys>)",
+        Rule::EOI => "end of file",
+        Rule::file => "a statement",
+        _ => "a statement",
+    }
+}
+
+type Res<T> = Result<T, PestError<Rule>>;
+
+fn err<T>(span: Span<'_>, message: impl Into<String>) -> Res<T> {
+    Err(PestError::new_from_span(ErrorVariant::CustomError { message: message.into() }, span))
+}
+
+/// Parses scenario text; `path` only labels errors.
+pub fn parse_str(text: &str, path: &str) -> Result<Scenario, ParseError> {
+    let mut pairs = ScenarioParser::parse(Rule::file, text).map_err(|e| ParseError::from_pest(e, path))?;
+    let file = pairs.next().expect("file rule");
+    build(file).map_err(|e| ParseError::from_pest(e, path))
+}
+
+/// Reads and parses a scenario file.
+pub fn parse_file(path: &Path) -> Result<Scenario, ParseError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ParseError {
+        path: shown.clone(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read: {e}"),
+        rendered: String::new(),
+    })?;
+    parse_str(&text, &shown)
+}
+
+struct Builder<'a> {
+    config: Config,
+    seen: HashMap<&'static str, Span<'a>>,
+    handles: HashMap<String, Span<'a>>,
+    ops: Vec<Op>,
+}
+
+fn build(file: Pair<'_, Rule>) -> Res<Scenario> {
+    let mut b = Builder { config: Config::default(), seen: HashMap::new(), handles: HashMap::new(), ops: Vec::new() };
+    let mut device_span = None;
+    for stmt in file.into_inner() {
+        match stmt.as_rule() {
+            Rule::config => {
+                let span = stmt.as_span();
+                let kw = b.config_stmt(stmt)?;
+                if kw == "device" {
+                    device_span = Some(span);
+                }
+            }
+            Rule::op => b.op_stmt(stmt)?,
+            Rule::EOI => {}
+            r => unreachable!("unexpected rule {r:?}"),
+        }
+    }
+    if b.config.arch == Arch::X86_64 && !b.config.device.coherent {
+        return err(
+            device_span.expect("coherent=no needs a device line"),
+            "x86_64 devices are always DMA-coherent: coherent=no needs platform arch=arm64",
+        );
+    }
+    Ok(Scenario { config: b.config, ops: b.ops })
+}
+
+fn parse_u64(p: &Pair<'_, Rule>) -> Res<u64> {
+    let s = p.as_str();
+    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else {
+        s.parse::<u64>()
+    };
+    match v {
+        Ok(v) => Ok(v),
+        Err(_) => err(p.as_span(), "expected a number that fits in 64 bits"),
+    }
+}
+
+fn value_u64(v: &Pair<'_, Rule>) -> Res<u64> {
+    let s = v.as_str();
+    let r = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else {
+        s.parse::<u64>()
+    };
+    r.or_else(|_| err(v.as_span(), "expected a number (decimal or 0x-prefixed hex)"))
+}
+
+fn value_bool(v: &Pair<'_, Rule>) -> Res<bool> {
+    match v.as_str() {
+        "yes" | "true" | "1" => Ok(true),
+        "no" | "false" | "0" => Ok(false),
+        _ => err(v.as_span(), "expected yes or no"),
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn config_stmt(&mut self, stmt: Pair<'a, Rule>) -> Res<&'static str> {
+        let span = stmt.as_span();
+        let mut inner = stmt.into_inner();
+        let kw_pair = inner.next().unwrap();
+        let kw: &'static str = match kw_pair.as_str() {
+            "platform" => "platform",
+            "device" => "device",
+            "ram" => "ram",
+            "mmio" => "mmio",
+            _ => "dma_range",
+        };
+        let mut settings: Vec<(Pair<'a, Rule>, Pair<'a, Rule>)> = Vec::new();
+        for s in inner {
+            let mut kv = s.into_inner();
+            let k = kv.next().unwrap();
+            let v = kv.next().unwrap();
+            if settings.iter().any(|(k2, _)| k2.as_str() == k.as_str()) {
+                return err(k.as_span(), format!("`{}` is set twice on this line", k.as_str()));
+            }
+            settings.push((k, v));
+        }
+        let allowed: &[&str] = match kw {
+            "platform" => &["arch", "dma_api_debug"],
+            "device" => &["name", "driver", "dma_mask", "bus_dma_limit", "coherent"],
+            "ram" | "mmio" => &["start", "size"],
+            _ => &["cpu_start", "dma_start", "size"],
+        };
+        for (k, _) in &settings {
+            if !allowed.contains(&k.as_str()) {
+                return err(
+                    k.as_span(),
+                    format!("unknown key `{}` for `{kw}`; expected one of: {}", k.as_str(), allowed.join(", ")),
+                );
+            }
+        }
+        let get = |name: &str| settings.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v.clone());
+        let need = |name: &str| -> Res<Pair<'a, Rule>> {
+            match get(name) {
+                Some(v) => Ok(v),
+                None => err(span, format!("`{kw}` needs {name}=")),
+            }
+        };
+        if (kw == "platform" || kw == "device") && self.seen.insert(kw, span).is_some() {
+            return err(span, format!("a second `{kw}` line; a scenario has one"));
+        }
+        match kw {
+            "platform" => {
+                if let Some(v) = get("arch") {
+                    self.config.arch = match v.as_str() {
+                        "arm64" => Arch::Arm64,
+                        "x86_64" => Arch::X86_64,
+                        _ => return err(v.as_span(), "expected arm64 or x86_64"),
+                    };
+                }
+                if let Some(v) = get("dma_api_debug") {
+                    self.config.dma_api_debug = value_bool(&v)?;
+                }
+            }
+            "device" => {
+                let d = &mut self.config.device;
+                if let Some(v) = get("name") {
+                    d.name = v.as_str().to_string();
+                }
+                if let Some(v) = get("driver") {
+                    d.driver = v.as_str().to_string();
+                }
+                if let Some(v) = get("dma_mask") {
+                    d.dma_mask = if v.as_str() == "none" { None } else { Some(value_u64(&v)?) };
+                }
+                if let Some(v) = get("bus_dma_limit") {
+                    d.bus_dma_limit = value_u64(&v)?;
+                }
+                if let Some(v) = get("coherent") {
+                    d.coherent = value_bool(&v)?;
+                }
+            }
+            "ram" | "mmio" => {
+                let start = value_u64(&need("start")?)?;
+                let size_v = need("size")?;
+                let size = value_u64(&size_v)?;
+                if size == 0 || start.checked_add(size).is_none() {
+                    return err(size_v.as_span(), "a region needs a non-zero size that does not wrap");
+                }
+                let r = Region { start: PhysAddr(start), size };
+                let clash = self
+                    .config
+                    .ram
+                    .iter()
+                    .chain(self.config.mmio.iter())
+                    .find(|o| r.start.0 < o.end() && o.start.0 < r.end());
+                if let Some(o) = clash {
+                    return err(span, format!("region overlaps the region at {:#x} size {:#x}", o.start.0, o.size));
+                }
+                if kw == "ram" {
+                    self.config.ram.push(r)
+                } else {
+                    self.config.mmio.push(r)
+                }
+            }
+            _ => {
+                let cpu = value_u64(&need("cpu_start")?)?;
+                let dma = value_u64(&need("dma_start")?)?;
+                let size_v = need("size")?;
+                let size = value_u64(&size_v)?;
+                if size == 0 {
+                    return err(size_v.as_span(), "a dma_range needs a non-zero size (size 0 ends the kernel's table)");
+                }
+                self.config.dma_ranges.push(DmaRange { cpu_start: PhysAddr(cpu), dma_start: dma, size });
+            }
+        }
+        Ok(kw)
+    }
+
+    fn op_stmt(&mut self, stmt: Pair<'a, Rule>) -> Res<()> {
+        let span = stmt.as_span();
+        let mut handle = None;
+        let mut func = None;
+        let mut args: Vec<Pair<'a, Rule>> = Vec::new();
+        for p in stmt.into_inner() {
+            match p.as_rule() {
+                Rule::handle => handle = Some(p),
+                Rule::func => func = Some(p),
+                Rule::args => args = p.into_inner().collect(),
+                _ => unreachable!(),
+            }
+        }
+        let func = func.unwrap();
+        let name = func.as_str();
+        let is_map = matches!(name, "dma_map_phys" | "dma_map_page_attrs" | "dma_map_resource");
+        match (&handle, is_map) {
+            (None, true) => return err(span, format!("{name}() needs a handle: `h0 = {name}(...)`")),
+            (Some(h), false) => {
+                return err(h.as_span(), format!("{name}() returns no mapping; drop `{} =`", h.as_str()))
+            }
+            _ => {}
+        }
+        let arity = |min: usize, max: usize, sig: &str| -> Res<()> {
+            if args.len() < min || args.len() > max {
+                err(span, format!("{name}() takes {sig}"))
+            } else {
+                Ok(())
+            }
+        };
+        let op = match name {
+            "dma_map_phys" | "dma_map_resource" => {
+                arity(4, 4, "(phys, size, dir, attrs)")?;
+                let kind = if name == "dma_map_phys" { MapKind::Phys } else { MapKind::Resource };
+                Op::Map {
+                    handle: String::new(),
+                    kind,
+                    phys: PhysAddr(self.num(&args[0], "a physical address")?),
+                    offset: 0,
+                    size: self.num(&args[1], "a size")?,
+                    dir: self.dir(&args[2])?,
+                    attrs: self.attrs(&args[3])?,
+                }
+            }
+            "dma_map_page_attrs" => {
+                arity(5, 5, "(page(phys), offset, size, dir, attrs)")?;
+                let page = self.page(&args[0])?;
+                Op::Map {
+                    handle: String::new(),
+                    kind: MapKind::PageAttrs,
+                    phys: page,
+                    offset: self.num(&args[1], "an offset")?,
+                    size: self.num(&args[2], "a size")?,
+                    dir: self.dir(&args[3])?,
+                    attrs: self.attrs(&args[4])?,
+                }
+            }
+            "dma_unmap_phys" | "dma_unmap_page_attrs" | "dma_unmap_resource" => {
+                arity(1, 4, "(addr[, size[, dir[, attrs]]])")?;
+                let kind = match name {
+                    "dma_unmap_phys" => UnmapKind::Phys,
+                    "dma_unmap_page_attrs" => UnmapKind::PageAttrs,
+                    _ => UnmapKind::Resource,
+                };
+                let addr = self.dma_ref(&args[0])?;
+                if matches!(addr, DmaRef::Raw(_)) && args.len() < 4 {
+                    return err(span, "an unmap of a raw address needs size, dir and attrs");
+                }
+                Op::Unmap {
+                    kind,
+                    args: UnmapArgs {
+                        addr,
+                        size: args.get(1).map(|a| self.num(a, "a size")).transpose()?,
+                        dir: args.get(2).map(|a| self.dir(a)).transpose()?,
+                        attrs: args.get(3).map(|a| self.attrs(a)).transpose()?,
+                    },
+                }
+            }
+            "dma_sync_single_for_cpu" | "dma_sync_single_for_device" => {
+                arity(1, 3, "(addr[, size[, dir]])")?;
+                let addr = self.dma_ref(&args[0])?;
+                if matches!(addr, DmaRef::Raw(_)) && args.len() < 3 {
+                    return err(span, "a sync of a raw address needs size and dir");
+                }
+                let a = SyncArgs {
+                    addr,
+                    size: args.get(1).map(|a| self.num(a, "a size")).transpose()?,
+                    dir: args.get(2).map(|a| self.dir(a)).transpose()?,
+                };
+                if name.ends_with("cpu") {
+                    Op::SyncForCpu(a)
+                } else {
+                    Op::SyncForDevice(a)
+                }
+            }
+            "dma_mapping_error" => {
+                arity(1, 1, "(addr)")?;
+                Op::MappingError(self.dma_ref(&args[0])?)
+            }
+            "cpu_write" => {
+                arity(3, 3, "(phys, size, seed)")?;
+                Op::CpuWrite {
+                    phys: PhysAddr(self.num(&args[0], "a physical address")?),
+                    size: self.num(&args[1], "a size")?,
+                    seed: self.seed(&args[2])?,
+                }
+            }
+            "cpu_read" => {
+                arity(2, 2, "(phys, size)")?;
+                Op::CpuRead {
+                    phys: PhysAddr(self.num(&args[0], "a physical address")?),
+                    size: self.num(&args[1], "a size")?,
+                }
+            }
+            "dev_write" => {
+                arity(3, 3, "(addr, size, seed)")?;
+                Op::DevWrite {
+                    addr: self.dma_ref(&args[0])?,
+                    size: self.num(&args[1], "a size")?,
+                    seed: self.seed(&args[2])?,
+                }
+            }
+            "dev_read" => {
+                arity(2, 2, "(addr, size)")?;
+                Op::DevRead { addr: self.dma_ref(&args[0])?, size: self.num(&args[1], "a size")? }
+            }
+            _ => return err(
+                func.as_span(),
+                "unknown call; expected one of dma_map_phys, dma_map_page_attrs, dma_map_resource, dma_unmap_phys, \
+                     dma_unmap_page_attrs, dma_unmap_resource, dma_sync_single_for_cpu, dma_sync_single_for_device, \
+                     dma_mapping_error, cpu_write, cpu_read, dev_write, dev_read",
+            ),
+        };
+        let op = match (op, handle) {
+            (Op::Map { kind, phys, offset, size, dir, attrs, .. }, Some(h)) => {
+                if let Some(prev) = self.handles.get(h.as_str()) {
+                    let (l, _) = prev.start_pos().line_col();
+                    return err(h.as_span(), format!("handle `{}` is already defined on line {l}", h.as_str()));
+                }
+                self.handles.insert(h.as_str().to_string(), h.as_span());
+                Op::Map { handle: h.as_str().to_string(), kind, phys, offset, size, dir, attrs }
+            }
+            (op, _) => op,
+        };
+        self.ops.push(op);
+        Ok(())
+    }
+
+    /// The atoms of an argument, if it is a single `+` chain (no `|`).
+    fn sum_atoms(arg: &Pair<'a, Rule>) -> Option<Vec<Pair<'a, Rule>>> {
+        let inner = arg.clone().into_inner().next()?;
+        if inner.as_rule() != Rule::flags {
+            return None;
+        }
+        let mut sums = inner.into_inner();
+        let sum = sums.next()?;
+        if sums.next().is_some() {
+            return None;
+        }
+        Some(sum.into_inner().collect())
+    }
+
+    fn num(&self, arg: &Pair<'a, Rule>, what: &str) -> Res<u64> {
+        match Self::sum_atoms(arg).as_deref() {
+            Some([n]) if n.as_rule() == Rule::number => parse_u64(n),
+            _ => err(arg.as_span(), format!("expected {what} (a number)")),
+        }
+    }
+
+    fn seed(&self, arg: &Pair<'a, Rule>) -> Res<u8> {
+        let v = self.num(arg, "a pattern seed")?;
+        u8::try_from(v).or_else(|_| err(arg.as_span(), "expected a pattern seed from 0 to 0xff"))
+    }
+
+    fn page(&self, arg: &Pair<'a, Rule>) -> Res<PhysAddr> {
+        let inner = arg.clone().into_inner().next().unwrap();
+        if inner.as_rule() != Rule::page {
+            return err(arg.as_span(), "expected page(<page-aligned phys>)");
+        }
+        let n = inner.into_inner().next().unwrap();
+        let v = parse_u64(&n)?;
+        if v & (crate::types::PAGE_SIZE - 1) != 0 {
+            return err(n.as_span(), "expected a page-aligned physical address (page_to_phys of a struct page)");
+        }
+        Ok(PhysAddr(v))
+    }
+
+    fn dir(&self, arg: &Pair<'a, Rule>) -> Res<DmaDir> {
+        const WHAT: &str =
+            "expected a direction: DMA_BIDIRECTIONAL, DMA_TO_DEVICE, DMA_FROM_DEVICE, DMA_NONE or a number";
+        match Self::sum_atoms(arg).as_deref() {
+            Some([s]) if s.as_rule() == Rule::symbol => match DmaDir::from_kernel_name(s.as_str()) {
+                Some(d) => Ok(d),
+                None => err(s.as_span(), WHAT),
+            },
+            Some([n]) if n.as_rule() == Rule::number => match u32::try_from(parse_u64(n)?) {
+                Ok(v) => Ok(DmaDir(v)),
+                Err(_) => err(n.as_span(), "a direction fits in 32 bits"),
+            },
+            _ => err(arg.as_span(), WHAT),
+        }
+    }
+
+    fn attrs(&self, arg: &Pair<'a, Rule>) -> Res<DmaAttrs> {
+        const WHAT: &str = "expected attributes: 0, or DMA_ATTR_* names and numbers joined with |";
+        let inner = arg.clone().into_inner().next().unwrap();
+        if inner.as_rule() != Rule::flags {
+            return err(arg.as_span(), WHAT);
+        }
+        let mut v = 0u64;
+        for sum in inner.into_inner() {
+            let atoms: Vec<_> = sum.clone().into_inner().collect();
+            match atoms.as_slice() {
+                [s] if s.as_rule() == Rule::symbol => match DmaAttrs::bit_by_name(s.as_str()) {
+                    Some(b) => v |= b.0,
+                    None => return err(s.as_span(), format!("unknown attribute `{}`; {WHAT}", s.as_str())),
+                },
+                [n] if n.as_rule() == Rule::number => v |= parse_u64(n)?,
+                _ => return err(sum.as_span(), WHAT),
+            }
+        }
+        Ok(DmaAttrs(v))
+    }
+
+    fn dma_ref(&self, arg: &Pair<'a, Rule>) -> Res<DmaRef> {
+        const WHAT: &str = "expected a DMA address: a handle, handle+offset, or a number";
+        match Self::sum_atoms(arg).as_deref() {
+            Some([n]) if n.as_rule() == Rule::number => Ok(DmaRef::Raw(parse_u64(n)?)),
+            Some([h, rest @ ..]) if h.as_rule() == Rule::handle && rest.len() <= 1 => {
+                if !self.handles.contains_key(h.as_str()) {
+                    return err(
+                        h.as_span(),
+                        format!("unknown handle `{}`; map it first (`{} = dma_map_phys(...)`)", h.as_str(), h.as_str()),
+                    );
+                }
+                let offset = match rest {
+                    [n] if n.as_rule() == Rule::number => parse_u64(n)?,
+                    [x] => return err(x.as_span(), "expected an offset (a number)"),
+                    _ => 0,
+                };
+                Ok(DmaRef::Handle { name: h.as_str().to_string(), offset })
+            }
+            _ => err(arg.as_span(), WHAT),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "\
+# comment line
+platform arch=arm64 dma_api_debug=no
+device name=0000:01:00.0 driver=nvme dma_mask=0xffffffff bus_dma_limit=0 coherent=no
+ram start=0x80000000 size=0x100000
+mmio start=0x40000000 size=0x10000
+dma_range cpu_start=0x80000000 dma_start=0x0 size=0x100000
+h0 = dma_map_phys(0x80001000, 0x100, DMA_TO_DEVICE, DMA_ATTR_SKIP_CPU_SYNC|DMA_ATTR_NO_WARN)  # trailing
+h1 = dma_map_page_attrs(page(0x80002000), 0x10, 0x40, DMA_FROM_DEVICE, 0)
+dma_sync_single_for_cpu(h1+0x8, 0x8, DMA_FROM_DEVICE)
+dma_unmap_phys(h0)
+dma_unmap_resource(0x40000000, 0x10, 7, 0x800)
+cpu_write(0x80001000, 0x10, 0xaa)
+dev_read(h1, 0x40)
+";
+
+    #[test]
+    fn parses_every_form() {
+        let s = parse_str(OK, "t.scn").unwrap();
+        assert!(!s.config.device.coherent);
+        assert_eq!(s.config.device.name, "0000:01:00.0");
+        assert_eq!(s.config.dma_ranges.len(), 1);
+        assert_eq!(s.ops.len(), 7);
+        match &s.ops[0] {
+            Op::Map { handle, attrs, .. } => {
+                assert_eq!(handle, "h0");
+                assert_eq!(*attrs, DmaAttrs::SKIP_CPU_SYNC | DmaAttrs::NO_WARN);
+            }
+            o => panic!("{o:?}"),
+        }
+        match &s.ops[4] {
+            Op::Unmap { args, .. } => {
+                assert_eq!(args.dir, Some(DmaDir(7)));
+                assert_eq!(args.attrs, Some(DmaAttrs(0x800)));
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    fn error_of(text: &str) -> ParseError {
+        parse_str(text, "bad.scn").unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_expectation() {
+        let e = error_of("ram start=0x0 size=0x1000\nh0 = dma_map_phys(0x0, 0x10, DMA_SIDEWAYS, 0)\n");
+        assert_eq!((e.line, e.col), (2, 30));
+        assert!(e.message.starts_with("expected a direction"), "{}", e.message);
+        assert!(e.to_string().starts_with("bad.scn:2:30: error:"), "{e}");
+
+        let e = error_of("ram start=0x0 size=0x1000\ndma_unmap_phys(h9)\n");
+        assert_eq!((e.line, e.col), (2, 16));
+        assert!(e.message.contains("unknown handle `h9`"));
+
+        let e = error_of("device dma_mask=0xffffffff colour=blue\n");
+        assert_eq!((e.line, e.col), (1, 28));
+        assert!(e.message.contains("unknown key `colour`"));
+
+        let e = error_of("h0 = dma_map_phys(0x0, 0x10 DMA_TO_DEVICE, 0)\n");
+        assert_eq!(e.line, 1);
+        assert!(e.message.starts_with("expected"), "{}", e.message);
+
+        let e = error_of("h0 = dma_map_page_attrs(page(0x80000010), 0, 0x10, DMA_TO_DEVICE, 0)\n");
+        assert!(e.message.contains("page-aligned"));
+
+        let e = error_of("platform arch=x86_64\ndevice coherent=no\n");
+        assert_eq!(e.line, 2);
+
+        let e = error_of("ram start=0x0 size=0x1000\nram start=0x800 size=0x1000\n");
+        assert!(e.message.contains("overlaps"));
+
+        let e = error_of(
+            "h0 = dma_map_phys(0x0, 0x10, DMA_TO_DEVICE, 0)\nh0 = dma_map_phys(0x0, 0x10, DMA_TO_DEVICE, 0)\n",
+        );
+        assert!(e.message.contains("already defined on line 1"));
+
+        let e = error_of("dma_unmap_phys(0x1000)\n");
+        assert!(e.message.contains("raw address needs size, dir and attrs"));
+    }
+}

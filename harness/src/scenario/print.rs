@@ -1,0 +1,127 @@
+//! [`Scenario`] to text, in the canonical form [`super::parse_str`] reads back.
+
+use std::fmt;
+
+use super::*;
+
+impl fmt::Display for DmaRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DmaRef::Handle { name, offset: 0 } => f.write_str(name),
+            DmaRef::Handle { name, offset } => write!(f, "{name}+{offset:#x}"),
+            DmaRef::Raw(a) => write!(f, "{a:#x}"),
+        }
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "platform arch={} dma_api_debug={}", self.arch.name(), yes_no(self.dma_api_debug))?;
+        let d = &self.device;
+        let mask = match d.dma_mask {
+            Some(m) => format!("{m:#x}"),
+            None => "none".into(),
+        };
+        writeln!(
+            f,
+            "device name={} driver={} dma_mask={mask} bus_dma_limit={:#x} coherent={}",
+            d.name,
+            d.driver,
+            d.bus_dma_limit,
+            yes_no(d.coherent)
+        )?;
+        for r in &self.ram {
+            writeln!(f, "ram start={:#x} size={:#x}", r.start.0, r.size)?;
+        }
+        for r in &self.mmio {
+            writeln!(f, "mmio start={:#x} size={:#x}", r.start.0, r.size)?;
+        }
+        for r in &self.dma_ranges {
+            writeln!(f, "dma_range cpu_start={:#x} dma_start={:#x} size={:#x}", r.cpu_start.0, r.dma_start, r.size)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.func_name();
+        match self {
+            Op::Map { handle, kind: MapKind::PageAttrs, phys, offset, size, dir, attrs } => {
+                write!(f, "{handle} = {name}(page({:#x}), {offset:#x}, {size:#x}, {dir}, {attrs})", phys.0)
+            }
+            Op::Map { handle, phys, size, dir, attrs, .. } => {
+                write!(f, "{handle} = {name}({:#x}, {size:#x}, {dir}, {attrs})", phys.0)
+            }
+            Op::Unmap { args, .. } => {
+                write!(f, "{name}({}", args.addr)?;
+                if let Some(s) = args.size {
+                    write!(f, ", {s:#x}")?;
+                }
+                if let Some(d) = args.dir {
+                    write!(f, ", {d}")?;
+                }
+                if let Some(a) = args.attrs {
+                    write!(f, ", {a}")?;
+                }
+                f.write_str(")")
+            }
+            Op::SyncForCpu(a) | Op::SyncForDevice(a) => {
+                write!(f, "{name}({}", a.addr)?;
+                if let Some(s) = a.size {
+                    write!(f, ", {s:#x}")?;
+                }
+                if let Some(d) = a.dir {
+                    write!(f, ", {d}")?;
+                }
+                f.write_str(")")
+            }
+            Op::MappingError(a) => write!(f, "{name}({a})"),
+            Op::CpuWrite { phys, size, seed } => write!(f, "{name}({:#x}, {size:#x}, {seed:#x})", phys.0),
+            Op::CpuRead { phys, size } => write!(f, "{name}({:#x}, {size:#x})", phys.0),
+            Op::DevWrite { addr, size, seed } => write!(f, "{name}({addr}, {size:#x}, {seed:#x})"),
+            Op::DevRead { addr, size } => write!(f, "{name}({addr}, {size:#x})"),
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.config)?;
+        for op in &self.ops {
+            writeln!(f, "{op}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_str;
+
+    #[test]
+    fn round_trip_of_a_hand_written_file() {
+        let text = "\
+device dma_mask=none coherent=no
+ram start=0x80000000 size=0x10000
+h0 = dma_map_page_attrs(page(0x80001000), 0x1010, 0x20, DMA_NONE, DMA_ATTR_MMIO|0x1000)
+dma_sync_single_for_device(h0+0x10)
+dma_unmap_page_attrs(h0, 0x20)
+dev_write(0xdead0000, 0x4, 0xff)
+";
+        let s = parse_str(text, "t").unwrap();
+        let printed = s.to_string();
+        let again = parse_str(&printed, "printed").unwrap();
+        assert_eq!(s, again);
+        assert_eq!(printed, again.to_string());
+        assert!(printed.contains("dma_unmap_page_attrs(h0, 0x20)\n"));
+    }
+}
