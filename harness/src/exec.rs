@@ -179,7 +179,10 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 };
                 let res = be.call(&mut plat, &call);
                 made = Some(call);
-                findings.extend(oracle.observe(index, Access::Unmap { target, kind: *kind, size, dir, attrs }));
+                findings.extend(oracle.observe(
+                    index,
+                    Access::Unmap { target, kind: *kind, size, dir, attrs, events: plat.pending_events() },
+                ));
                 if let DmaRef::Handle { name, .. } = &args.addr {
                     ex.maps.get_mut(name.as_str()).expect("parser checked handle").live = false;
                 }
@@ -198,7 +201,9 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 };
                 let res = be.call(&mut plat, &call);
                 made = Some(call);
-                findings.extend(oracle.observe(index, Access::Sync { target, for_cpu, size, dir }));
+                findings.extend(
+                    oracle.observe(index, Access::Sync { target, for_cpu, size, dir, events: plat.pending_events() }),
+                );
                 api_outcome(res)
             }
             Op::MappingError(r) => {

@@ -125,7 +125,8 @@ fn run(paths: &[PathBuf], json: bool) -> ExitCode {
         if json {
             docs.push(report::to_json(&name, &sc, &rep));
         } else {
-            pb.println(report::verdict_line(&name, &sc, &v));
+            // println through suspend: a hidden bar (no terminal) would swallow pb.println.
+            pb.suspend(|| println!("{}", report::verdict_line(&name, &sc, &v)));
         }
         pb.inc(1);
     }

@@ -14,24 +14,29 @@ use std::collections::{HashMap, HashSet};
 use crate::exec::Mapping;
 use crate::platform::cache::CACHE_LINE;
 use crate::platform::memory::initial_byte;
+use crate::platform::trace::{CacheOp, Event};
 use crate::scenario::{Config, MapKind, UnmapKind};
 use crate::types::{DmaAttrs, DmaDir, PhysAddr};
 
 /// What the oracle is told about each operation.
 pub enum Access<'a> {
     Map(&'a Mapping),
+    /// `events` are what the call did to the platform: its cache invalidations matter when
+    /// the call is outside the contract.
     Unmap {
         target: Option<(&'a Mapping, u64)>,
         kind: UnmapKind,
         size: u64,
         dir: DmaDir,
         attrs: DmaAttrs,
+        events: &'a [Event],
     },
     Sync {
         target: Option<(&'a Mapping, u64)>,
         for_cpu: bool,
         size: u64,
         dir: DmaDir,
+        events: &'a [Event],
     },
     CpuWrite {
         phys: PhysAddr,
@@ -65,15 +70,20 @@ struct Byte {
     dev_may_write: bool,
 }
 
+/// Ranges longer than this are not tracked byte by byte: they become unverifiable.
+const MAX_TRACKED: u64 = 4 << 20;
+
 pub struct Integrity {
     bytes: HashMap<u64, Byte>,
+    /// Ranges a giant or wrapping operation touched; nothing in them is judged again.
+    unverifiable: Vec<(u64, u64)>,
     /// Cache lines the CPU may hold dirty (stored to since the last clean or invalidate).
     dirty: HashSet<u64>,
 }
 
 fn lines(p: u64, len: u64) -> impl Iterator<Item = u64> {
     let first = p & !(CACHE_LINE - 1);
-    let last = (p + len.max(1) - 1) & !(CACHE_LINE - 1);
+    let last = p.saturating_add(len.max(1) - 1) & !(CACHE_LINE - 1);
     (first..=last).step_by(CACHE_LINE as usize)
 }
 
@@ -85,7 +95,7 @@ fn in_contract(target: Option<(&Mapping, u64)>, len: u64) -> Option<(&Mapping, u
 
 impl Integrity {
     pub fn new(_cfg: &Config) -> Self {
-        Integrity { bytes: HashMap::new(), dirty: HashSet::new() }
+        Integrity { bytes: HashMap::new(), unverifiable: Vec::new(), dirty: HashSet::new() }
     }
 
     fn byte(&mut self, p: u64) -> &mut Byte {
@@ -99,18 +109,30 @@ impl Integrity {
         })
     }
 
+    /// [p, p + len) if it can be tracked byte by byte; otherwise it is marked unverifiable.
+    fn tracked(&mut self, p: u64, len: u64) -> Option<std::ops::Range<u64>> {
+        match p.checked_add(len) {
+            Some(end) if len <= MAX_TRACKED => Some(p..end),
+            end => {
+                self.unverifiable.push((p, end.unwrap_or(u64::MAX)));
+                None
+            }
+        }
+    }
+
     fn line_dirty(&self, p: u64) -> bool {
         self.dirty.contains(&(p & !(CACHE_LINE - 1)))
     }
 
     /// The buffer goes to the device (map, sync_for_device); `clean` when caches are cleaned.
     fn to_device(&mut self, p: u64, len: u64, dir: DmaDir, clean: bool) {
+        let Some(range) = self.tracked(p, len) else { return };
         if clean {
             for l in lines(p, len) {
                 self.dirty.remove(&l);
             }
         }
-        for a in p..p + len {
+        for a in range {
             let dirty = self.line_dirty(a);
             let b = self.byte(a);
             b.dev_ok = dir.device_reads() && b.defined && !dirty;
@@ -123,7 +145,8 @@ impl Integrity {
 
     /// The buffer comes back to the CPU (unmap, sync_for_cpu).
     fn to_cpu(&mut self, p: u64, len: u64, dir: DmaDir) {
-        for a in p..p + len {
+        let Some(range) = self.tracked(p, len) else { return };
+        for a in range {
             let dirty = self.line_dirty(a);
             let b = self.byte(a);
             if dir.device_writes() {
@@ -140,7 +163,8 @@ impl Integrity {
     }
 
     fn undefine(&mut self, p: u64, len: u64) {
-        for a in p..p + len {
+        let Some(range) = self.tracked(p, len) else { return };
+        for a in range {
             let b = self.byte(a);
             b.defined = false;
             b.cpu_ok = false;
@@ -148,10 +172,25 @@ impl Integrity {
         }
     }
 
+    /// A call outside the contract invalidated caches: CPU data there may be gone.
+    fn undefine_invalidated(&mut self, events: &[Event]) {
+        for e in events {
+            if let Event::ArchSync { op: CacheOp::Inval, phys, size, .. } = e {
+                let first = phys.0 & !(CACHE_LINE - 1);
+                let len =
+                    (phys.0 - first).saturating_add((*size).max(1)).saturating_add(CACHE_LINE - 1) & !(CACHE_LINE - 1);
+                self.undefine(first, len);
+            }
+        }
+    }
+
     fn check(&mut self, who: &str, base: u64, data: &[u8], cpu: bool) -> Vec<String> {
         let mut bad = Vec::new();
         for (i, got) in data.iter().enumerate() {
-            let p = base + i as u64;
+            let p = base.wrapping_add(i as u64);
+            if self.unverifiable.iter().any(|&(a, b)| p >= a && p < b) {
+                continue;
+            }
             let Some(b) = self.bytes.get(&p).copied() else {
                 // Untouched: the initial content, which the CPU always sees.
                 if cpu && *got != initial_byte(p) {
@@ -188,7 +227,8 @@ impl Integrity {
                 }
                 Vec::new()
             }
-            Access::Unmap { target, kind, size, dir, attrs } => {
+            Access::Unmap { target, kind, size, dir, attrs, events } => {
+                let mut transferred = false;
                 if let Some((m, off)) = target.filter(|(m, _)| m.mapped && m.live) {
                     let matching = off == 0
                         && size == m.size
@@ -202,28 +242,40 @@ impl Integrity {
                         );
                     if matching && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
                         self.to_cpu(m.phys.0, m.size, dir);
+                        transferred = true;
                     } else {
                         // The device lost the buffer, but nothing made its stores visible.
                         self.to_cpu(m.phys.0, m.size, DmaDir::TO_DEVICE);
                     }
                 }
+                if !transferred {
+                    self.undefine_invalidated(events);
+                }
                 Vec::new()
             }
-            Access::Sync { target, for_cpu, size, dir } => {
+            Access::Sync { target, for_cpu, size, dir, events } => {
+                let mut transferred = false;
                 if let Some((m, off)) = in_contract(target, size) {
                     if dir == m.dir || m.dir == DmaDir::BIDIRECTIONAL && dir.is_valid() {
-                        let p = m.phys.0 + off;
+                        let p = m.phys.0.wrapping_add(off);
                         if for_cpu {
                             self.to_cpu(p, size, dir)
                         } else {
                             self.to_device(p, size, dir, true)
                         }
+                        transferred = true;
                     }
+                }
+                if !transferred {
+                    self.undefine_invalidated(events);
                 }
                 Vec::new()
             }
             Access::CpuWrite { phys, data } => {
                 let len = data.len() as u64;
+                if self.tracked(phys.0, len).is_none() {
+                    return Vec::new();
+                }
                 for l in lines(phys.0, len) {
                     // A dirty line may later be written back over device data next to it.
                     for a in l..l + CACHE_LINE {
@@ -234,7 +286,7 @@ impl Integrity {
                     self.dirty.insert(l);
                 }
                 for (i, v) in data.iter().enumerate() {
-                    let b = self.byte(phys.0 + i as u64);
+                    let b = self.byte(phys.0.wrapping_add(i as u64));
                     b.value = *v;
                     b.writer = Some((false, op));
                     b.defined = !b.dev_may_write;
@@ -249,7 +301,7 @@ impl Integrity {
                 match in_contract(target, len) {
                     Some((m, off)) => {
                         for (i, v) in data.iter().enumerate() {
-                            let b = self.byte(m.phys.0 + off + i as u64);
+                            let b = self.byte(m.phys.0.wrapping_add(off + i as u64));
                             b.value = *v;
                             b.writer = Some((true, op));
                             b.defined = b.dev_may_write;
@@ -266,7 +318,7 @@ impl Integrity {
                 Vec::new()
             }
             Access::DevRead { target, data } => match in_contract(target, data.len() as u64) {
-                Some((m, off)) => self.check("dev_read", m.phys.0 + off, data, false),
+                Some((m, off)) => self.check("dev_read", m.phys.0.wrapping_add(off), data, false),
                 None => Vec::new(),
             },
         }

@@ -48,6 +48,11 @@ impl Platform {
         std::mem::take(&mut self.events)
     }
 
+    /// The events recorded since the last take.
+    pub fn pending_events(&self) -> &[Event] {
+        &self.events
+    }
+
     pub fn push(&mut self, e: Event) {
         self.events.push(e);
     }

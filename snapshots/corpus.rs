@@ -1,5 +1,6 @@
 //! The corpus: every scenario parses, round-trips, replays without a finding, and its
-//! trace matches its snapshot in snapshots/.
+//! trace matches its snapshot beside this file. (The test lives in snapshots/ so that
+//! cargo-insta, which looks for snapshots under each target's folder, finds them.)
 
 use dmadiff::report::{check, render_trace, verdict_line};
 use dmadiff::scenario::{parse_file, parse_str};
@@ -7,17 +8,22 @@ use dmadiff::scenario::{parse_file, parse_str};
 #[test]
 fn corpus_traces() {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../../snapshots");
+    settings.set_snapshot_path(".");
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        insta::glob!("../../corpus", "**/*.scn", |path| {
+        insta::glob!("../corpus", "**/*.scn", |path| {
             let sc = parse_file(path).unwrap_or_else(|e| panic!("{e}"));
             let again = parse_str(&sc.to_string(), "printed").unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(sc, again, "{} does not round-trip", path.display());
             let rep = check(&sc);
             let v = rep.verdict();
             assert!(!v.is_failure(), "{}", verdict_line(&path.display().to_string(), &sc, &v));
-            insta::assert_snapshot!(render_trace(&sc, &rep));
+            // Name snapshots by the path below corpus/, so adding a folder renames nothing.
+            let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus").canonicalize().unwrap();
+            let rel = path.strip_prefix(&corpus).unwrap_or(path);
+            let mut named = insta::Settings::clone_current();
+            named.set_snapshot_suffix(rel.display().to_string().replace('/', "__"));
+            named.bind(|| insta::assert_snapshot!(render_trace(&sc, &rep)));
         });
     });
 }
