@@ -18,6 +18,15 @@ fn corpus_traces() {
             let rep = check(&sc);
             let v = rep.verdict();
             assert!(!v.is_failure(), "{}", verdict_line(&path.display().to_string(), &sc, &v));
+            // A corpus file that ends in a documented kernel change says which, so losing
+            // that behaviour fails `dmadiff run` too, not only the snapshot.
+            if let dmadiff::report::Verdict::ExpectedDivergence { id, .. } = &v {
+                assert!(
+                    sc.expect.is_some(),
+                    "{} ends in {id} but has no `expect divergence={id}` line",
+                    path.display()
+                );
+            }
             // Name snapshots by the path below corpus/, so adding a folder renames nothing.
             let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus").canonicalize().unwrap();
             let rel = path.strip_prefix(&corpus).unwrap_or(path);

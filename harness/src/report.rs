@@ -14,6 +14,8 @@ pub struct Report {
     pub legacy: SideRun,
     pub phys: SideRun,
     pub diff: DiffVerdict,
+    /// The scenario's `expect divergence=` line.
+    pub expect: Option<String>,
 }
 
 /// The overall verdict, worst first.
@@ -31,6 +33,11 @@ pub enum Verdict {
         op: usize,
         detail: String,
     },
+    /// The scenario says `expect divergence=ID` and ended otherwise.
+    UnmetExpectation {
+        expected: String,
+        got: String,
+    },
     /// The first difference is a documented kernel change.
     ExpectedDivergence {
         id: String,
@@ -42,12 +49,13 @@ pub enum Verdict {
 impl Verdict {
     /// Counts against the exit status.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Verdict::Divergence { .. } | Verdict::IntegrityFailure { .. })
+        matches!(self, Verdict::Divergence { .. } | Verdict::IntegrityFailure { .. } | Verdict::UnmetExpectation { .. })
     }
     pub fn tag(&self) -> &'static str {
         match self {
             Verdict::Divergence { .. } => "FAIL",
             Verdict::IntegrityFailure { .. } => "FAIL",
+            Verdict::UnmetExpectation { .. } => "FAIL",
             Verdict::ExpectedDivergence { .. } => "expected",
             Verdict::Agree => "ok",
         }
@@ -59,7 +67,7 @@ pub fn check(sc: &Scenario) -> Report {
     let legacy = run_side(sc, Side::Legacy);
     let phys = run_side(sc, Side::Phys);
     let diff = judge(sc, &legacy, &phys);
-    Report { legacy, phys, diff }
+    Report { legacy, phys, diff, expect: sc.expect.clone() }
 }
 
 impl Report {
@@ -85,9 +93,20 @@ impl Report {
         if let Some((side, op, m)) = self.first_integrity_failure() {
             return Verdict::IntegrityFailure { side, op, detail: m.clone() };
         }
-        match &self.diff {
+        let v = match &self.diff {
             DiffVerdict::Expected { id, op } => Verdict::ExpectedDivergence { id: id.to_string(), op: *op },
             _ => Verdict::Agree,
+        };
+        match (&self.expect, &v) {
+            (Some(want), Verdict::ExpectedDivergence { id, .. }) if want == id => v,
+            (Some(want), _) => Verdict::UnmetExpectation {
+                expected: want.clone(),
+                got: match &v {
+                    Verdict::ExpectedDivergence { id, op } => format!("expected divergence {id} at op {op}"),
+                    _ => "agreement".into(),
+                },
+            },
+            (None, _) => v,
         }
     }
 
@@ -109,6 +128,9 @@ pub fn verdict_text(sc: &Scenario, v: &Verdict) -> String {
         Verdict::Divergence { op, detail } => format!("unexpected divergence at op {op} ({}): {detail}", sc.ops[*op]),
         Verdict::IntegrityFailure { side, op, detail } => {
             format!("integrity failure on {} at op {op} ({}): {detail}", side.label(), sc.ops[*op])
+        }
+        Verdict::UnmetExpectation { expected, got } => {
+            format!("the scenario expects divergence {expected}, but the run ended in {got}")
         }
     }
 }

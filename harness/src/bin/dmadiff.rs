@@ -76,6 +76,7 @@ struct Totals {
     expected: usize,
     divergent: usize,
     integrity: usize,
+    unmet: usize,
     unparsable: usize,
 }
 
@@ -121,6 +122,7 @@ fn run(paths: &[PathBuf], json: bool) -> ExitCode {
             Verdict::ExpectedDivergence { .. } => t.expected += 1,
             Verdict::Divergence { .. } => t.divergent += 1,
             Verdict::IntegrityFailure { .. } => t.integrity += 1,
+            Verdict::UnmetExpectation { .. } => t.unmet += 1,
         }
         if json {
             docs.push(report::to_json(&name, &sc, &rep));
@@ -136,18 +138,18 @@ fn run(paths: &[PathBuf], json: bool) -> ExitCode {
         let doc = serde_json::json!({
             "scenarios": docs,
             "totals": { "scenarios": total, "agree": t.agree, "expected_divergence": t.expected,
-                        "unexpected_divergence": t.divergent, "integrity_failure": t.integrity, "parse_error": t.unparsable },
+                        "unexpected_divergence": t.divergent, "integrity_failure": t.integrity, "unmet_expectation": t.unmet, "parse_error": t.unparsable },
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
     } else {
         println!(
-            "{total} scenarios: {} agree, {} expected divergence(s), {} unexpected divergence(s), {} integrity failure(s), {} parse error(s)",
-            t.agree, t.expected, t.divergent, t.integrity, t.unparsable
+            "{total} scenarios: {} agree, {} expected divergence(s), {} unexpected divergence(s), {} integrity failure(s), {} unmet expectation(s), {} parse error(s)",
+            t.agree, t.expected, t.divergent, t.integrity, t.unmet, t.unparsable
         );
     }
     if t.unparsable > 0 {
         ExitCode::from(2)
-    } else if t.divergent + t.integrity > 0 {
+    } else if t.divergent + t.integrity + t.unmet > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

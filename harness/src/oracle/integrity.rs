@@ -324,3 +324,112 @@ impl Integrity {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::DmaAddr;
+
+    fn map(phys: u64, size: u64, dir: DmaDir, attrs: DmaAttrs) -> Mapping {
+        Mapping {
+            kind: MapKind::Phys,
+            phys: PhysAddr(phys),
+            dma: DmaAddr(phys),
+            size,
+            dir,
+            attrs,
+            mapped: true,
+            live: true,
+        }
+    }
+
+    fn unmap<'a>(m: &'a Mapping) -> Access<'a> {
+        Access::Unmap {
+            target: Some((m, 0)),
+            kind: UnmapKind::Phys,
+            size: m.size,
+            dir: m.dir,
+            attrs: m.attrs,
+            events: &[],
+        }
+    }
+
+    #[test]
+    fn device_must_see_cpu_data_handed_over_to_device() {
+        let mut o = Integrity::new(&Config::default());
+        o.observe(0, Access::CpuWrite { phys: PhysAddr(0x1000), data: &[7; 64] });
+        let m = map(0x1000, 64, DmaDir::TO_DEVICE, DmaAttrs(0));
+        o.observe(1, Access::Map(&m));
+        assert!(o.observe(2, Access::DevRead { target: Some((&m, 0)), data: &[7; 64] }).is_empty());
+        let stale = o.observe(3, Access::DevRead { target: Some((&m, 8)), data: &[9; 8] });
+        assert_eq!(stale.len(), 1);
+        assert!(stale[0].contains("expected 0x07 (written by the CPU at op 0), got 0x09"), "{}", stale[0]);
+    }
+
+    #[test]
+    fn cpu_must_see_device_data_after_unmap_but_not_before() {
+        let mut o = Integrity::new(&Config::default());
+        let m = map(0x2000, 128, DmaDir::FROM_DEVICE, DmaAttrs(0));
+        o.observe(0, Access::Map(&m));
+        o.observe(1, Access::DevWrite { target: Some((&m, 0)), data: &[0x5a; 128], landed: Some(PhysAddr(0x2000)) });
+        assert!(
+            o.observe(2, Access::CpuRead { phys: PhysAddr(0x2000), data: &[0; 128] }).is_empty(),
+            "still device-owned"
+        );
+        o.observe(3, unmap(&m));
+        assert!(o.observe(4, Access::CpuRead { phys: PhysAddr(0x2000), data: &[0x5a; 128] }).is_empty());
+        assert_eq!(o.observe(5, Access::CpuRead { phys: PhysAddr(0x2040), data: &[1; 4] }).len(), 1);
+    }
+
+    #[test]
+    fn skip_cpu_sync_without_a_sync_guarantees_nothing() {
+        let mut o = Integrity::new(&Config::default());
+        o.observe(0, Access::CpuWrite { phys: PhysAddr(0x3000), data: &[3; 64] });
+        let m = map(0x3000, 64, DmaDir::TO_DEVICE, DmaAttrs::SKIP_CPU_SYNC);
+        o.observe(1, Access::Map(&m));
+        assert!(o.observe(2, Access::DevRead { target: Some((&m, 0)), data: &[0; 64] }).is_empty());
+        o.observe(
+            3,
+            Access::Sync { target: Some((&m, 0)), for_cpu: false, size: 64, dir: DmaDir::TO_DEVICE, events: &[] },
+        );
+        assert_eq!(o.observe(4, Access::DevRead { target: Some((&m, 0)), data: &[0; 64] }).len(), 1);
+    }
+
+    #[test]
+    fn cpu_store_into_a_shared_cache_line_makes_device_data_unverifiable() {
+        let mut o = Integrity::new(&Config::default());
+        let m = map(0x4000, 32, DmaDir::FROM_DEVICE, DmaAttrs(0));
+        o.observe(0, Access::Map(&m));
+        o.observe(1, Access::DevWrite { target: Some((&m, 0)), data: &[0xaa; 32], landed: Some(PhysAddr(0x4000)) });
+        o.observe(2, Access::CpuWrite { phys: PhysAddr(0x4020), data: &[1; 4] });
+        o.observe(3, unmap(&m));
+        assert!(o.observe(4, Access::CpuRead { phys: PhysAddr(0x4000), data: &[0; 32] }).is_empty());
+    }
+
+    #[test]
+    fn invalidation_outside_the_contract_makes_cpu_data_unverifiable() {
+        let mut o = Integrity::new(&Config::default());
+        o.observe(0, Access::CpuWrite { phys: PhysAddr(0x5000), data: &[4; 64] });
+        let inval = [Event::ArchSync {
+            hook: crate::platform::trace::ArchHook::SyncForCpu,
+            phys: PhysAddr(0x5000),
+            size: 64,
+            dir: DmaDir::FROM_DEVICE,
+            op: CacheOp::Inval,
+            written_back: 0,
+            discarded_dirty: 1,
+        }];
+        o.observe(
+            1,
+            Access::Unmap {
+                target: None,
+                kind: UnmapKind::Phys,
+                size: 64,
+                dir: DmaDir::FROM_DEVICE,
+                attrs: DmaAttrs(0),
+                events: &inval,
+            },
+        );
+        assert!(o.observe(2, Access::CpuRead { phys: PhysAddr(0x5000), data: &[0; 64] }).is_empty());
+    }
+}

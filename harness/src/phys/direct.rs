@@ -104,3 +104,119 @@ pub fn dma_direct_unmap_phys(
     }
     swiotlb::swiotlb_tbl_unmap_single(dev, plat, phys, size, dir, attrs | DmaAttrs::SKIP_CPU_SYNC);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::trace::{ArchHook, CacheOp, Event, ReportKind};
+    use crate::scenario::{Config, DmaRange, Region};
+
+    fn setup(coherent: bool, ranges: &[DmaRange]) -> (Device, Platform) {
+        let mut c = Config::default();
+        c.device.coherent = coherent;
+        c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x10_0000 });
+        c.ram.push(Region { start: PhysAddr(0x1_0000_0000), size: 0x10_0000 });
+        c.mmio.push(Region { start: PhysAddr(0x4000_0000), size: 0x1000 });
+        c.dma_ranges = ranges.to_vec();
+        (Device::new(&c), Platform::new(&c))
+    }
+
+    const SITE: &str = "test";
+
+    fn arch_syncs(p: &mut Platform) -> Vec<(ArchHook, u64, u64, CacheOp)> {
+        p.take_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::ArchSync { hook, phys, size, op, .. } => Some((hook, phys.0, size, op)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn map_cleans_only_when_non_coherent_and_not_skipped_or_mmio() {
+        let (mut d, mut p) = setup(false, &[]);
+        let a = dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_1000), 0x100, DmaDir::TO_DEVICE, DmaAttrs(0));
+        assert_eq!(a, Ok(DmaAddr(0x8000_1000)));
+        assert_eq!(arch_syncs(&mut p), vec![(ArchHook::SyncForDevice, 0x8000_1000, 0x100, CacheOp::Clean)]);
+        let skip = DmaAttrs::SKIP_CPU_SYNC;
+        dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_1000), 0x100, DmaDir::TO_DEVICE, skip).unwrap();
+        dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x4000_0000), 0x100, DmaDir::TO_DEVICE, DmaAttrs::MMIO)
+            .unwrap();
+        assert!(p.take_events().is_empty());
+        let (mut d, mut p) = setup(true, &[]);
+        dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_1000), 0x100, DmaDir::FROM_DEVICE, DmaAttrs(0))
+            .unwrap();
+        assert!(p.take_events().is_empty());
+    }
+
+    #[test]
+    fn mmio_is_not_translated_but_ram_is() {
+        let r = DmaRange { cpu_start: PhysAddr(0x8000_0000), dma_start: 0x1000_0000, size: 0x10_0000 };
+        let (mut d, mut p) = setup(true, &[r]);
+        let ram =
+            dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_2000), 0x10, DmaDir::TO_DEVICE, DmaAttrs(0));
+        assert_eq!(ram, Ok(DmaAddr(0x1000_2000)));
+        let mmio =
+            dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x4000_0000), 0x10, DmaDir::TO_DEVICE, DmaAttrs::MMIO);
+        assert_eq!(mmio, Ok(DmaAddr(0x4000_0000)));
+    }
+
+    #[test]
+    fn overflow_warns_once_with_the_kernel_text() {
+        let (mut d, mut p) = setup(true, &[]);
+        let a =
+            dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x1_0000_0000), 0x1000, DmaDir::TO_DEVICE, DmaAttrs(0));
+        assert_eq!(a, Ok(DMA_MAPPING_ERROR));
+        let ev = p.take_events();
+        assert_eq!(
+            ev,
+            vec![Event::Report {
+                kind: ReportKind::DevWarn,
+                func: "dma_direct_map_phys".into(),
+                text: "dmadiff dmadiff0: DMA addr 0x0000000100000000+4096 overflow (mask ffffffff, bus limit 0)."
+                    .into(),
+            }]
+        );
+        // The same site does not print twice; MMIO overflows share it.
+        dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x1_0000_0000), 1, DmaDir::TO_DEVICE, DmaAttrs::MMIO)
+            .unwrap();
+        assert!(p.take_events().is_empty());
+    }
+
+    #[test]
+    fn kmalloc_heuristic_refuses_small_from_device_maps_without_swiotlb() {
+        let (mut d, mut p) = setup(false, &[]);
+        let a = dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_0040), 64, DmaDir::FROM_DEVICE, DmaAttrs(0));
+        assert_eq!(a, Ok(DMA_MAPPING_ERROR));
+        let a = dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_0080), 128, DmaDir::FROM_DEVICE, DmaAttrs(0));
+        assert_eq!(a, Ok(DmaAddr(0x8000_0080)));
+    }
+
+    #[test]
+    fn unmap_invalidates_by_direction_and_skips_mmio() {
+        let (mut d, mut p) = setup(false, &[]);
+        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs(0));
+        assert_eq!(arch_syncs(&mut p), vec![(ArchHook::SyncForCpu, 0x8000_1000, 0x80, CacheOp::Inval)]);
+        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::TO_DEVICE, DmaAttrs(0));
+        assert_eq!(arch_syncs(&mut p), vec![(ArchHook::SyncForCpu, 0x8000_1000, 0x80, CacheOp::None)]);
+        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs::MMIO);
+        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs::SKIP_CPU_SYNC);
+        assert!(p.take_events().is_empty());
+    }
+
+    #[test]
+    fn partial_syncs_act_on_dma_to_phys_of_the_address_and_the_given_size() {
+        let r = DmaRange { cpu_start: PhysAddr(0x8000_0000), dma_start: 0x0, size: 0x10_0000 };
+        let (mut d, mut p) = setup(false, &[r]);
+        dma_direct_sync_single_for_cpu(&mut d, &mut p, DmaAddr(0x1040), 0x20, DmaDir::BIDIRECTIONAL);
+        dma_direct_sync_single_for_device(&mut d, &mut p, DmaAddr(0x1071), 0x3, DmaDir::BIDIRECTIONAL);
+        assert_eq!(
+            arch_syncs(&mut p),
+            vec![
+                (ArchHook::SyncForCpu, 0x8000_1040, 0x20, CacheOp::Inval),
+                (ArchHook::SyncForDevice, 0x8000_1071, 0x3, CacheOp::Clean)
+            ]
+        );
+    }
+}

@@ -235,3 +235,110 @@ pub fn dma_mapping_error(_dev: &Device, addr: DmaAddr) -> i32 {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phys::Bug;
+    use crate::platform::trace::{Event, ReportKind};
+    use crate::scenario::{Config, Region};
+
+    fn setup(f: impl FnOnce(&mut Config)) -> (Device, Platform) {
+        let mut c = Config::default();
+        c.device.coherent = false;
+        c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x10_0000 });
+        c.mmio.push(Region { start: PhysAddr(0x8010_0000), size: 0x1000 });
+        f(&mut c);
+        (Device::new(&c), Platform::new(&c))
+    }
+
+    fn names(p: &mut Platform) -> Vec<String> {
+        p.take_events()
+            .into_iter()
+            .map(|e| match e {
+                Event::TraceMap { event, .. }
+                | Event::TraceUnmap { event, .. }
+                | Event::TraceSyncSingle { event, .. } => event,
+                Event::ArchSync { .. } => "arch_sync".into(),
+                Event::Report { kind, text, .. } => format!("{kind:?}:{text}"),
+                Event::Fault { .. } => "fault".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn map_page_attrs_refuses_mmio_before_anything_else() {
+        let (mut d, mut p) = setup(|_| {});
+        let r = dma_map_page_attrs(&mut d, &mut p, PhysAddr(0x8000_0000), 0, 0x100, DmaDir::NONE, DmaAttrs::MMIO);
+        assert_eq!(r, Ok(DMA_MAPPING_ERROR));
+        assert!(names(&mut p).is_empty());
+        assert_eq!(dma_unmap_page_attrs(&mut d, &mut p, DmaAddr(0), 0x100, DmaDir(9), DmaAttrs::MMIO), Ok(()));
+        assert!(names(&mut p).is_empty());
+    }
+
+    #[test]
+    fn invalid_direction_bugs_in_dma_map_phys() {
+        let (mut d, mut p) = setup(|_| {});
+        let r = dma_map_page_attrs(&mut d, &mut p, PhysAddr(0x8000_0000), 0x10, 0x100, DmaDir(7), DmaAttrs(0));
+        assert_eq!(r, Err(Bug));
+        assert_eq!(names(&mut p), vec!["Bug:!valid_dma_direction(dir)"]);
+    }
+
+    #[test]
+    fn missing_dma_mask_warns_once_without_a_tracepoint() {
+        let (mut d, mut p) = setup(|c| c.device.dma_mask = None);
+        assert_eq!(
+            dma_map_phys(&mut d, &mut p, PhysAddr(0x8000_0000), 0x100, DmaDir::TO_DEVICE, DmaAttrs(0)),
+            Ok(DMA_MAPPING_ERROR)
+        );
+        assert_eq!(names(&mut p), vec!["WarnOn:!dev->dma_mask"]);
+        assert_eq!(
+            dma_map_resource(&mut d, &mut p, PhysAddr(0x8010_0000), 0x100, DmaDir::TO_DEVICE, DmaAttrs(0)),
+            Ok(DMA_MAPPING_ERROR)
+        );
+        assert!(names(&mut p).is_empty(), "one once-flag for every entry point in v6.18");
+    }
+
+    #[test]
+    fn resource_is_map_phys_with_mmio_and_debug_refuses_valid_pfns() {
+        let (mut d, mut p) = setup(|_| {});
+        assert_eq!(
+            dma_map_resource(&mut d, &mut p, PhysAddr(0x8010_0000), 0x10, DmaDir::TO_DEVICE, DmaAttrs(0)),
+            Ok(DmaAddr(0x8010_0000))
+        );
+        match p.take_events().as_slice() {
+            [Event::TraceMap { event, attrs, .. }] => {
+                assert_eq!(event, "dma_map_phys");
+                assert_eq!(*attrs, DmaAttrs::MMIO);
+            }
+            e => panic!("{e:?}"),
+        }
+        let (mut d, mut p) = setup(|c| c.dma_api_debug = true);
+        let r = dma_map_resource(&mut d, &mut p, PhysAddr(0x8010_0000), 0x10, DmaDir::NONE, DmaAttrs(0));
+        assert_eq!(r, Ok(DMA_MAPPING_ERROR), "the pfn_valid check comes before the direction BUG_ON");
+        assert_eq!(names(&mut p), vec!["WarnOn:pfn_valid(PHYS_PFN(phys_addr))"]);
+    }
+
+    #[test]
+    fn sync_gate_follows_dma_skip_sync() {
+        let (mut d, mut p) = setup(|c| c.device.coherent = true);
+        assert_eq!(dma_sync_single_for_cpu(&mut d, &mut p, DmaAddr(0x8000_0000), 0x10, DmaDir::NONE), Ok(()));
+        assert!(names(&mut p).is_empty(), "a coherent device never reaches __dma_sync_single_for_cpu");
+        let (mut d, mut p) = setup(|c| {
+            c.device.coherent = true;
+            c.device.dma_mask = None;
+        });
+        assert_eq!(dma_sync_single_for_device(&mut d, &mut p, DmaAddr(0x8000_0000), 0x10, DmaDir::TO_DEVICE), Ok(()));
+        assert_eq!(names(&mut p), vec!["dma_sync_single_for_device"], "no dma_set_mask(), no dma_skip_sync");
+        let (mut d, mut p) = setup(|_| {});
+        assert_eq!(dma_sync_single_for_cpu(&mut d, &mut p, DmaAddr(0x8000_0000), 0x10, DmaDir::FROM_DEVICE), Ok(()));
+        assert_eq!(names(&mut p), vec!["arch_sync", "dma_sync_single_for_cpu"]);
+    }
+
+    #[test]
+    fn mapping_error_values() {
+        let (d, _) = setup(|_| {});
+        assert_eq!(dma_mapping_error(&d, DMA_MAPPING_ERROR), -ENOMEM);
+        assert_eq!(dma_mapping_error(&d, DmaAddr(0)), 0);
+    }
+}

@@ -171,7 +171,7 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
         };
         ops.push(op);
     }
-    Ok(Scenario { config: c, ops })
+    Ok(Scenario { config: c, ops, expect: None })
 }
 
 fn gen_map(g: &mut Gen<'_, '_>, c: &Config, live: &mut Vec<Live>) -> Result<Op> {

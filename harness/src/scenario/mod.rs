@@ -16,6 +16,8 @@ pub use parse::{parse_file, parse_str, ParseError};
 pub struct Scenario {
     pub config: Config,
     pub ops: Vec<Op>,
+    /// `expect divergence=ID`: the allow-list entry this scenario must end in.
+    pub expect: Option<String>,
 }
 
 /// The CPU architecture whose DMA rules the platform follows.

@@ -97,13 +97,20 @@ pub fn parse_file(path: &Path) -> Result<Scenario, ParseError> {
 
 struct Builder<'a> {
     config: Config,
+    expect: Option<String>,
     seen: HashMap<&'static str, Span<'a>>,
     handles: HashMap<String, Span<'a>>,
     ops: Vec<Op>,
 }
 
 fn build(file: Pair<'_, Rule>) -> Res<Scenario> {
-    let mut b = Builder { config: Config::default(), seen: HashMap::new(), handles: HashMap::new(), ops: Vec::new() };
+    let mut b = Builder {
+        config: Config::default(),
+        expect: None,
+        seen: HashMap::new(),
+        handles: HashMap::new(),
+        ops: Vec::new(),
+    };
     let mut device_span = None;
     for stmt in file.into_inner() {
         match stmt.as_rule() {
@@ -125,7 +132,7 @@ fn build(file: Pair<'_, Rule>) -> Res<Scenario> {
             "x86_64 devices are always DMA-coherent: coherent=no needs platform arch=arm64",
         );
     }
-    Ok(Scenario { config: b.config, ops: b.ops })
+    Ok(Scenario { config: b.config, ops: b.ops, expect: b.expect })
 }
 
 fn parse_u64(p: &Pair<'_, Rule>) -> Res<u64> {
@@ -169,6 +176,7 @@ impl<'a> Builder<'a> {
             "device" => "device",
             "ram" => "ram",
             "mmio" => "mmio",
+            "expect" => "expect",
             _ => "dma_range",
         };
         let mut settings: Vec<(Pair<'a, Rule>, Pair<'a, Rule>)> = Vec::new();
@@ -185,6 +193,7 @@ impl<'a> Builder<'a> {
             "platform" => &["arch", "dma_api_debug"],
             "device" => &["name", "driver", "dma_mask", "bus_dma_limit", "coherent"],
             "ram" | "mmio" => &["start", "size"],
+            "expect" => &["divergence"],
             _ => &["cpu_start", "dma_start", "size"],
         };
         for (k, _) in &settings {
@@ -202,7 +211,7 @@ impl<'a> Builder<'a> {
                 None => err(span, format!("`{kw}` needs {name}=")),
             }
         };
-        if (kw == "platform" || kw == "device") && self.seen.insert(kw, span).is_some() {
+        if (kw == "platform" || kw == "device" || kw == "expect") && self.seen.insert(kw, span).is_some() {
             return err(span, format!("a second `{kw}` line; a scenario has one"));
         }
         match kw {
@@ -235,6 +244,17 @@ impl<'a> Builder<'a> {
                 if let Some(v) = get("coherent") {
                     d.coherent = value_bool(&v)?;
                 }
+            }
+            "expect" => {
+                let v = need("divergence")?;
+                let ids: Vec<&str> = crate::oracle::allowlist::DIVERGENCES.iter().map(|(id, _)| *id).collect();
+                if !ids.contains(&v.as_str()) {
+                    return err(
+                        v.as_span(),
+                        format!("unknown allow-list divergence; expected one of: {}", ids.join(", ")),
+                    );
+                }
+                self.expect = Some(v.as_str().to_string());
             }
             "ram" | "mmio" => {
                 let start = value_u64(&need("start")?)?;

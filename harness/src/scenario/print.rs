@@ -96,6 +96,9 @@ impl fmt::Display for Op {
 impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.config)?;
+        if let Some(id) = &self.expect {
+            writeln!(f, "expect divergence={id}")?;
+        }
         for op in &self.ops {
             writeln!(f, "{op}")?;
         }
