@@ -234,11 +234,8 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
             }
             Op::DevRead { addr, size } => {
                 let (a, target) = ex.resolve(addr);
-                let (data, reached) = plat.dev_read(a, (*size).min(MAX_ACCESS));
-                // A load nothing answered is a FAULT event, not data to judge.
-                if reached {
-                    findings.extend(oracle.observe(index, Access::DevRead { target, data: &data }));
-                }
+                let (data, landed) = plat.dev_read(a, (*size).min(MAX_ACCESS));
+                findings.extend(oracle.observe(index, Access::DevRead { target, data: &data, landed }));
                 Outcome::Data(data)
             }
         };

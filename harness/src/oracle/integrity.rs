@@ -52,9 +52,11 @@ pub enum Access<'a> {
         data: &'a [u8],
         landed: Option<PhysAddr>,
     },
+    /// `landed` is where the platform read from (None: nothing answered).
     DevRead {
         target: Option<(&'a Mapping, u64)>,
         data: &'a [u8],
+        landed: Option<PhysAddr>,
     },
 }
 
@@ -85,6 +87,13 @@ fn lines(p: u64, len: u64) -> impl Iterator<Item = u64> {
     let first = p & !(CACHE_LINE - 1);
     let last = p.saturating_add(len.max(1) - 1) & !(CACHE_LINE - 1);
     (first..=last).step_by(CACHE_LINE as usize)
+}
+
+/// The device access reached the buffer the mapping names: it did not fault and was not routed
+/// elsewhere (an untranslated MMIO-style address behind dma-ranges). With bounce buffers this
+/// will compare with the slot instead.
+fn reached(m: &Mapping, off: u64, landed: Option<PhysAddr>) -> bool {
+    landed == Some(PhysAddr(m.phys.0.wrapping_add(off)))
 }
 
 /// The mapping and range an access covers, if the contract allows it.
@@ -298,13 +307,17 @@ impl Integrity {
             Access::CpuRead { phys, data } => self.check("cpu_read", phys.0, data, true),
             Access::DevWrite { target, data, landed } => {
                 let len = data.len() as u64;
-                match in_contract(target, len) {
+                // A store that faulted or was routed elsewhere changed nothing in the buffer.
+                match in_contract(target, len).filter(|&(m, off)| reached(m, off, landed)) {
                     Some((m, off)) => {
                         for (i, v) in data.iter().enumerate() {
-                            let b = self.byte(m.phys.0.wrapping_add(off + i as u64));
+                            let a = m.phys.0.wrapping_add(off + i as u64);
+                            // A dirty CPU line over the byte is written back over it later.
+                            let dirty = self.line_dirty(a);
+                            let b = self.byte(a);
                             b.value = *v;
                             b.writer = Some((true, op));
-                            b.defined = b.dev_may_write;
+                            b.defined = b.dev_may_write && !dirty;
                             b.cpu_ok = false;
                             b.dev_ok = b.defined;
                         }
@@ -317,10 +330,12 @@ impl Integrity {
                 }
                 Vec::new()
             }
-            Access::DevRead { target, data } => match in_contract(target, data.len() as u64) {
-                Some((m, off)) => self.check("dev_read", m.phys.0.wrapping_add(off), data, false),
-                None => Vec::new(),
-            },
+            Access::DevRead { target, data, landed } => {
+                match in_contract(target, data.len() as u64).filter(|&(m, off)| reached(m, off, landed)) {
+                    Some((m, off)) => self.check("dev_read", m.phys.0.wrapping_add(off), data, false),
+                    None => Vec::new(),
+                }
+            }
         }
     }
 }
@@ -360,8 +375,11 @@ mod tests {
         o.observe(0, Access::CpuWrite { phys: PhysAddr(0x1000), data: &[7; 64] });
         let m = map(0x1000, 64, DmaDir::TO_DEVICE, DmaAttrs(0));
         o.observe(1, Access::Map(&m));
-        assert!(o.observe(2, Access::DevRead { target: Some((&m, 0)), data: &[7; 64] }).is_empty());
-        let stale = o.observe(3, Access::DevRead { target: Some((&m, 8)), data: &[9; 8] });
+        assert!(o
+            .observe(2, Access::DevRead { target: Some((&m, 0)), data: &[7; 64], landed: Some(PhysAddr(0x1000)) })
+            .is_empty());
+        let stale =
+            o.observe(3, Access::DevRead { target: Some((&m, 8)), data: &[9; 8], landed: Some(PhysAddr(0x1008)) });
         assert_eq!(stale.len(), 1);
         assert!(stale[0].contains("expected 0x07 (written by the CPU at op 0), got 0x09"), "{}", stale[0]);
     }
@@ -387,12 +405,18 @@ mod tests {
         o.observe(0, Access::CpuWrite { phys: PhysAddr(0x3000), data: &[3; 64] });
         let m = map(0x3000, 64, DmaDir::TO_DEVICE, DmaAttrs::SKIP_CPU_SYNC);
         o.observe(1, Access::Map(&m));
-        assert!(o.observe(2, Access::DevRead { target: Some((&m, 0)), data: &[0; 64] }).is_empty());
+        assert!(o
+            .observe(2, Access::DevRead { target: Some((&m, 0)), data: &[0; 64], landed: Some(PhysAddr(0x3000)) })
+            .is_empty());
         o.observe(
             3,
             Access::Sync { target: Some((&m, 0)), for_cpu: false, size: 64, dir: DmaDir::TO_DEVICE, events: &[] },
         );
-        assert_eq!(o.observe(4, Access::DevRead { target: Some((&m, 0)), data: &[0; 64] }).len(), 1);
+        assert_eq!(
+            o.observe(4, Access::DevRead { target: Some((&m, 0)), data: &[0; 64], landed: Some(PhysAddr(0x3000)) })
+                .len(),
+            1
+        );
     }
 
     #[test]

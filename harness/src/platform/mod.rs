@@ -221,14 +221,14 @@ impl Platform {
         Some(phys)
     }
 
-    /// A device load; a failed access reads as all ones and returns false.
-    pub fn dev_read(&mut self, addr: DmaAddr, len: u64) -> (Vec<u8>, bool) {
+    /// A device load and the physical address it reached; a failed one reads as all ones.
+    pub fn dev_read(&mut self, addr: DmaAddr, len: u64) -> (Vec<u8>, Option<PhysAddr>) {
         let mut out = vec![0xff; len as usize];
         let phys = match self.bus_to_phys(addr, len) {
             Ok(p) => p,
             Err(why) => {
                 self.events.push(Event::Fault { what: format!("device load: {why}") });
-                return (out, false);
+                return (out, None);
             }
         };
         match self.mem.backing(phys, len) {
@@ -237,10 +237,10 @@ impl Platform {
             Backing::None => {
                 self.events
                     .push(Event::Fault { what: format!("device load from {addr}+{len:#x}: no RAM or MMIO at {phys}") });
-                return (out, false);
+                return (out, None);
             }
         }
-        (out, true)
+        (out, Some(phys))
     }
 }
 
@@ -323,6 +323,6 @@ mod tests {
         p.cpu_write(PhysAddr(0x8000_0000), &[0x11; 8]);
         assert_ne!(p.dev_read(DmaAddr(0x8000_0000), 8).0, vec![0x11; 8]);
         p.arch_sync_dma_for_device(PhysAddr(0x8000_0000), 8, DmaDir::TO_DEVICE);
-        assert_eq!(p.dev_read(DmaAddr(0x8000_0000), 8), (vec![0x11; 8], true));
+        assert_eq!(p.dev_read(DmaAddr(0x8000_0000), 8), (vec![0x11; 8], Some(PhysAddr(0x8000_0000))));
     }
 }
