@@ -135,27 +135,14 @@ fn build(file: Pair<'_, Rule>) -> Res<Scenario> {
     Ok(Scenario { config: b.config, ops: b.ops, expect: b.expect })
 }
 
+/// A decimal or 0x-prefixed number (a `number` token or a config `value`).
 fn parse_u64(p: &Pair<'_, Rule>) -> Res<u64> {
     let s = p.as_str();
-    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16)
-    } else {
-        s.parse::<u64>()
+    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse::<u64>(),
     };
-    match v {
-        Ok(v) => Ok(v),
-        Err(_) => err(p.as_span(), "expected a number that fits in 64 bits"),
-    }
-}
-
-fn value_u64(v: &Pair<'_, Rule>) -> Res<u64> {
-    let s = v.as_str();
-    let r = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16)
-    } else {
-        s.parse::<u64>()
-    };
-    r.or_else(|_| err(v.as_span(), "expected a number (decimal or 0x-prefixed hex)"))
+    v.or_else(|_| err(p.as_span(), "expected a number (decimal or 0x-prefixed hex) that fits in 64 bits"))
 }
 
 fn value_bool(v: &Pair<'_, Rule>) -> Res<bool> {
@@ -236,10 +223,10 @@ impl<'a> Builder<'a> {
                     d.driver = v.as_str().to_string();
                 }
                 if let Some(v) = get("dma_mask") {
-                    d.dma_mask = if v.as_str() == "none" { None } else { Some(value_u64(&v)?) };
+                    d.dma_mask = if v.as_str() == "none" { None } else { Some(parse_u64(&v)?) };
                 }
                 if let Some(v) = get("bus_dma_limit") {
-                    d.bus_dma_limit = value_u64(&v)?;
+                    d.bus_dma_limit = parse_u64(&v)?;
                 }
                 if let Some(v) = get("coherent") {
                     d.coherent = value_bool(&v)?;
@@ -257,9 +244,9 @@ impl<'a> Builder<'a> {
                 self.expect = Some(v.as_str().to_string());
             }
             "ram" | "mmio" => {
-                let start = value_u64(&need("start")?)?;
+                let start = parse_u64(&need("start")?)?;
                 let size_v = need("size")?;
-                let size = value_u64(&size_v)?;
+                let size = parse_u64(&size_v)?;
                 if size == 0 || start.checked_add(size).is_none() {
                     return err(size_v.as_span(), "a region needs a non-zero size that does not wrap");
                 }
@@ -280,10 +267,10 @@ impl<'a> Builder<'a> {
                 }
             }
             _ => {
-                let cpu = value_u64(&need("cpu_start")?)?;
-                let dma = value_u64(&need("dma_start")?)?;
+                let cpu = parse_u64(&need("cpu_start")?)?;
+                let dma = parse_u64(&need("dma_start")?)?;
                 let size_v = need("size")?;
-                let size = value_u64(&size_v)?;
+                let size = parse_u64(&size_v)?;
                 if size == 0 {
                     return err(size_v.as_span(), "a dma_range needs a non-zero size (size 0 ends the kernel's table)");
                 }
