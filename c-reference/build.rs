@@ -2,7 +2,7 @@
 use std::env;
 use std::path::PathBuf;
 
-const SOURCES: &[&str] = &["src/mapping.c", "src/direct.c", "src/dmadiff.c", "src/compat.c"];
+const SOURCES: &[&str] = &["src/mapping.c", "src/direct.c", "src/dmadiff.c", "src/compat.c", "src/swiotlb.c"];
 
 fn main() {
     let mut build = cc::Build::new();

@@ -65,6 +65,13 @@ static inline dma_addr_t phys_to_dma(struct device *dev, phys_addr_t paddr)
 	return __phys_to_dma(dev, paddr);
 }
 
+/* models phys_to_dma_unencrypted(): dma_addr_unencrypted() is the identity without SME/CCA */
+static inline dma_addr_t phys_to_dma_unencrypted(struct device *dev,
+		phys_addr_t paddr)
+{
+	return __phys_to_dma(dev, paddr);
+}
+
 /* models dma_to_phys(): dma_addr_canonical() is the identity without SME */
 static inline phys_addr_t dma_to_phys(struct device *dev, dma_addr_t dma_addr)
 {

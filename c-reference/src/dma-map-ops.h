@@ -34,6 +34,14 @@ static inline bool dev_is_dma_coherent(struct device *dev)
 	return dev->dma_coherent;
 }
 
+/* models dma_reset_need_sync(): the first swiotlb mapping re-enables the sync calls */
+static inline void dma_reset_need_sync(struct device *dev)
+{
+	/* Reset it only once so that the function can be called on hotpath */
+	if (unlikely(dev->dma_skip_sync))
+		dev->dma_skip_sync = false;
+}
+
 /* models dma_kmalloc_safe() */
 static inline bool dma_kmalloc_safe(struct device *dev,
 				    enum dma_data_direction dir)

@@ -32,6 +32,8 @@ typedef u64 dma_addr_t;		/* CONFIG_ARCH_DMA_ADDR_T_64BIT */
 #define __stringify(x)		__stringify_1(x)
 
 #define ENOMEM		12
+#define ULONG_MAX	(~0UL)
+#define SZ_64K		0x00010000
 
 /* 4K pages, as on the arm64 configuration the model follows */
 #define PAGE_SHIFT	12
@@ -42,6 +44,7 @@ typedef u64 dma_addr_t;		/* CONFIG_ARCH_DMA_ADDR_T_64BIT */
 #define offset_in_page(p)	((unsigned long)(p) & ~PAGE_MASK)
 
 #define ALIGN(x, a)		(((x) + ((__typeof__(x))(a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
 #define IS_ALIGNED(x, a)	(((x) & ((__typeof__(x))(a) - 1)) == 0)
 #define min_not_zero(x, y) ({			\
 	__typeof__(x) __x = (x);		\
@@ -93,6 +96,15 @@ struct dmadiff_kconfig {
 
 struct dmadiff_ctx;
 struct bus_dma_region;
+struct io_tlb_mem;
+struct swiotlb_globals;
+
+/* struct device_dma_parameters of include/linux/device.h */
+struct device_dma_parameters {
+	unsigned int max_segment_size;
+	unsigned int min_align_mask;
+	unsigned long segment_boundary_mask;
+};
 
 /* The subset of struct device (include/linux/device.h) these paths read. */
 struct device {
@@ -100,6 +112,8 @@ struct device {
 	u64 coherent_dma_mask;
 	u64 bus_dma_limit;
 	const struct bus_dma_region *dma_range_map;
+	struct device_dma_parameters *dma_parms;	/* NULL: the bus set up none */
+	struct io_tlb_mem *dma_io_tlb_mem;	/* CONFIG_SWIOTLB */
 	bool dma_coherent;
 	bool dma_skip_sync;			/* CONFIG_DMA_NEED_SYNC */
 	const char *name;			/* dev_name() */
@@ -107,7 +121,15 @@ struct device {
 	/* model-only */
 	struct dmadiff_ctx *ctx;
 	struct dmadiff_kconfig kconfig;
+	struct swiotlb_globals *swiotlb;	/* swiotlb.c's file-scope state of this boot */
+	unsigned int cpu;			/* what raw_smp_processor_id() returns now */
 };
+
+/* models raw_smp_processor_id(): the CPU the harness runs the call on */
+static inline int raw_smp_processor_id(const struct device *dev)
+{
+	return (int)dev->cpu;
+}
 
 static inline const char *dev_name(const struct device *dev)
 {
@@ -156,6 +178,19 @@ _Noreturn void dmadiff_bug(struct device *dev, const char *func,
 	if (dmadiff_once(dev, DMADIFF_SITE))				\
 		dmadiff_dev_report(dev, DMADIFF_REPORT_DEV_ERR,		\
 				   __func__, format, ##__VA_ARGS__);	\
+} while (0)
+
+/* DEFAULT_RATELIMIT_BURST of include/linux/ratelimit_types.h */
+#define DEFAULT_RATELIMIT_BURST		10
+
+/* A ratelimit site: true while it has printed fewer than burst messages (no time passes). */
+bool dmadiff_ratelimit(struct device *dev, const char *site, unsigned int burst);
+
+/* dev_warn_ratelimited() of include/linux/dev_printk.h: one DEFINE_RATELIMIT_STATE per site */
+#define dev_warn_ratelimited(dev, format, ...) do {				\
+	if (dmadiff_ratelimit(dev, DMADIFF_SITE, DEFAULT_RATELIMIT_BURST))	\
+		dmadiff_dev_report(dev, DMADIFF_REPORT_DEV_WARNING,		\
+				   __func__, format, ##__VA_ARGS__);		\
 } while (0)
 
 /* BUG_ON(cond): report, then leave the call through the ctx's jmp_buf */
@@ -210,6 +245,47 @@ static inline void dma_sync_single_for_device(struct device *dev,
 {
 	if (dma_dev_need_sync(dev))
 		__dma_sync_single_for_device(dev, addr, size, dir);
+}
+
+/* models dma_get_max_seg_size() */
+static inline unsigned int dma_get_max_seg_size(struct device *dev)
+{
+	if (dev->dma_parms && dev->dma_parms->max_segment_size)
+		return dev->dma_parms->max_segment_size;
+	return SZ_64K;
+}
+
+/* models dma_get_seg_boundary(): a zero mask means "not set" */
+static inline unsigned long dma_get_seg_boundary(struct device *dev)
+{
+	if (dev->dma_parms && dev->dma_parms->segment_boundary_mask)
+		return dev->dma_parms->segment_boundary_mask;
+	return ULONG_MAX;
+}
+
+/* models dma_set_seg_boundary(): void and WARN without dma_parms since v6.12 */
+static inline void dma_set_seg_boundary(struct device *dev, unsigned long mask)
+{
+	if (WARN_ON_ONCE(dev, !dev->dma_parms))
+		return;
+	dev->dma_parms->segment_boundary_mask = mask;
+}
+
+/* models dma_get_min_align_mask() */
+static inline unsigned int dma_get_min_align_mask(struct device *dev)
+{
+	if (dev->dma_parms)
+		return dev->dma_parms->min_align_mask;
+	return 0;
+}
+
+/* models dma_set_min_align_mask(): void and WARN without dma_parms since v6.12 */
+static inline void dma_set_min_align_mask(struct device *dev,
+		unsigned int min_align_mask)
+{
+	if (WARN_ON_ONCE(dev, !dev->dma_parms))
+		return;
+	dev->dma_parms->min_align_mask = min_align_mask;
 }
 
 /* models dma_get_cache_alignment(): arm64 defines ARCH_DMA_MINALIGN, so ARCH_HAS_DMA_MINALIGN */

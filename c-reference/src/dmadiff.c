@@ -2,8 +2,9 @@
 /*
  * The model's "boot" (struct dmadiff_ctx), the entry point of platform.h,
  * and the platform side of the kernel services the DMA code calls:
- * arch cache hooks, page queries, tracepoints, printk, WARN and BUG.
- * Every effect goes through the ops table of the current call.
+ * arch cache hooks, page queries, CPU copies, tracepoints, printk, WARN,
+ * ratelimits and BUG. Every effect goes through the ops table of the
+ * current call (or, for the boot-time pool memset, of dmadiff_ctx_new()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,21 +15,35 @@
 
 #include "compat.h"
 #include "direct.h"
+#include "swiotlb.h"
 #include "trace-dma.h"
+#include "trace-swiotlb.h"
 
 /* More than the once-sites the model has; running out is a model bug. */
 #define DMADIFF_MAX_ONCE	32
+/* More than the ratelimited sites the model has. */
+#define DMADIFF_MAX_RATELIMIT	8
+
+/* A DEFINE_RATELIMIT_STATE of one call site: no time passes, so it never refills. */
+struct dmadiff_ratelimit_state {
+	const char *site;
+	unsigned int printed;
+};
 
 struct dmadiff_ctx {
 	struct device dev;
 	u64 dma_mask;				/* what dev.dma_mask points at */
 	struct bus_dma_region *dma_range_map;	/* owned, size-0 terminated */
+	struct device_dma_parameters dma_parms;	/* what dev.dma_parms points at, if any */
+	struct swiotlb_globals swiotlb;		/* kernel/dma/swiotlb.c's file-scope state */
 	char *name;
 	char *driver;
-	const struct dmadiff_platform_ops *ops;	/* only during dmadiff_call() */
+	const struct dmadiff_platform_ops *ops;	/* only during dmadiff_call() and the boot */
 	jmp_buf bug;
 	const char *once_done[DMADIFF_MAX_ONCE];
 	unsigned int nr_once;
+	struct dmadiff_ratelimit_state ratelimit[DMADIFF_MAX_RATELIMIT];
+	unsigned int nr_ratelimit;
 	char msg[512];
 };
 
@@ -177,6 +192,32 @@ bool dmadiff_once(struct device *dev, const char *site)
 	return true;
 }
 
+/* ___ratelimit() of lib/ratelimit.c with the interval never elapsing: burst messages per site. */
+bool dmadiff_ratelimit(struct device *dev, const char *site, unsigned int burst)
+{
+	struct dmadiff_ctx *ctx = dev->ctx;
+	struct dmadiff_ratelimit_state *rs = NULL;
+	unsigned int i;
+
+	for (i = 0; i < ctx->nr_ratelimit; i++)
+		if (!strcmp(ctx->ratelimit[i].site, site))
+			rs = &ctx->ratelimit[i];
+	if (!rs) {
+		if (ctx->nr_ratelimit == DMADIFF_MAX_RATELIMIT) {
+			fprintf(stderr, "dmadiff: ratelimit table full\n");
+			abort();
+		}
+		rs = &ctx->ratelimit[ctx->nr_ratelimit++];
+		rs->site = site;
+		rs->printed = 0;
+	}
+	if (burst && burst > rs->printed) {
+		rs->printed++;
+		return true;
+	}
+	return false;	/* missed++: "callbacks suppressed" needs the interval to end */
+}
+
 void dmadiff_report(struct device *dev, enum dmadiff_report_kind kind,
 		    const char *func, const char *text)
 {
@@ -247,6 +288,21 @@ void arch_dma_mark_clean(struct device *dev, phys_addr_t paddr, size_t size)
 	ops->arch_dma_mark_clean(ops->priv, paddr, size);
 }
 
+void dmadiff_memcpy_phys(struct device *dev, phys_addr_t dst, phys_addr_t src,
+		size_t size)
+{
+	const struct dmadiff_platform_ops *ops = ops_of(dev);
+
+	ops->cpu_memcpy(ops->priv, dst, src, size);
+}
+
+void dmadiff_boot_memzero(struct device *dev, phys_addr_t start, size_t size)
+{
+	const struct dmadiff_platform_ops *ops = ops_of(dev);
+
+	ops->boot_memzero(ops->priv, start, size);
+}
+
 bool is_pci_p2pdma_page(struct device *dev, const struct page *page)
 {
 	const struct dmadiff_platform_ops *ops = ops_of(dev);
@@ -312,9 +368,19 @@ void trace_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 				   addr, size, (int32_t)dir);
 }
 
+/* TP_fast_assign() of swiotlb_bounced reads the force flag itself */
+void trace_swiotlb_bounced(struct device *dev, dma_addr_t dev_addr, size_t size)
+{
+	const struct dmadiff_platform_ops *ops = ops_of(dev);
+
+	ops->trace_swiotlb_bounced(ops->priv, dev_addr, size,
+				   is_swiotlb_force_bounce(dev));
+}
+
 /* ---- the context ---- */
 
-struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg)
+struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg,
+				    const struct dmadiff_platform_ops *ops)
 {
 	struct dmadiff_ctx *ctx = calloc(1, sizeof(*ctx));
 	struct device *dev;
@@ -358,6 +424,23 @@ struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg)
 
 	/* dma_setup_need_sync() only runs from dma_set_mask(), which fails without dev->dma_mask */
 	dev->dma_skip_sync = dev->dma_mask ? dev_is_dma_coherent(dev) : false;
+
+	if (cfg->has_dma_parms) {
+		/* the kernel fields are unsigned int: wider masks truncate as in the setters */
+		ctx->dma_parms.max_segment_size = cfg->max_segment_size;
+		ctx->dma_parms.min_align_mask = (unsigned int)cfg->min_align_mask;
+		ctx->dma_parms.segment_boundary_mask = cfg->seg_boundary_mask;
+		dev->dma_parms = &ctx->dma_parms;
+	}
+	dev->cpu = 0;
+
+	/* mem_init() time: the pool memset goes through the caller's ops */
+	ctx->ops = ops;
+	if (dmadiff_swiotlb_boot(dev, &ctx->swiotlb, &cfg->swiotlb, cfg->nr_cpus)) {
+		ctx->ops = NULL;
+		goto fail;
+	}
+	ctx->ops = NULL;
 	return ctx;
 
 fail:
@@ -369,6 +452,7 @@ void dmadiff_ctx_free(struct dmadiff_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	dmadiff_swiotlb_teardown(&ctx->swiotlb);
 	free(ctx->dma_range_map);
 	free(ctx->name);
 	free(ctx->driver);
@@ -426,6 +510,44 @@ int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops
 		/* an int, widened with its sign */
 		result = (uint64_t)(int64_t)dma_mapping_error(dev, call->addr);
 		break;
+	case DMADIFF_CALL_SWIOTLB_TBL_MAP_SINGLE:
+		/* alloc_align_mask is an unsigned int parameter: callers truncate too */
+		result = swiotlb_tbl_map_single(dev, call->addr, call->size,
+						(unsigned int)call->offset, dir,
+						call->attrs);
+		break;
+	case DMADIFF_CALL_SWIOTLB_TBL_UNMAP_SINGLE:
+		swiotlb_tbl_unmap_single(dev, call->addr, call->size, dir,
+					 call->attrs);
+		break;
+	case DMADIFF_CALL_SWIOTLB_SYNC_SINGLE_FOR_CPU:
+		swiotlb_sync_single_for_cpu(dev, call->addr, call->size, dir);
+		break;
+	case DMADIFF_CALL_SWIOTLB_SYNC_SINGLE_FOR_DEVICE:
+		swiotlb_sync_single_for_device(dev, call->addr, call->size, dir);
+		break;
+	case DMADIFF_CALL_SWIOTLB_MAX_MAPPING_SIZE:
+		result = swiotlb_max_mapping_size(dev);
+		break;
+	case DMADIFF_CALL_IS_SWIOTLB_ACTIVE:
+		result = is_swiotlb_active(dev);
+		break;
+	case DMADIFF_CALL_IS_SWIOTLB_FORCE_BOUNCE:
+		result = is_swiotlb_force_bounce(dev);
+		break;
+	case DMADIFF_CALL_DMA_KMALLOC_NEEDS_BOUNCE:
+		result = dma_kmalloc_needs_bounce(dev, call->size, dir);
+		break;
+	case DMADIFF_CALL_SET_MIN_ALIGN_MASK:
+		/* the parameter is unsigned int: bits above 31 are dropped at the call */
+		dma_set_min_align_mask(dev, (unsigned int)call->addr);
+		break;
+	case DMADIFF_CALL_SET_SEG_BOUNDARY:
+		dma_set_seg_boundary(dev, call->addr);
+		break;
+	case DMADIFF_CALL_RUN_ON_CPU:
+		dev->cpu = (unsigned int)call->addr;
+		break;
 	default:
 		fprintf(stderr, "dmadiff: unknown call kind %d\n", call->kind);
 		abort();
@@ -434,4 +556,30 @@ int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops
 	ctx->ops = NULL;
 	*ret = result;
 	return 0;
+}
+
+/* ---- read-only views of the swiotlb state ---- */
+
+bool dmadiff_swiotlb_pool(const struct dmadiff_ctx *ctx,
+			  struct dmadiff_swiotlb_pool_info *out)
+{
+	return dmadiff_swiotlb_pool_info(&ctx->dev, out);
+}
+
+void dmadiff_swiotlb_slot(const struct dmadiff_ctx *ctx, uint64_t index,
+			  struct dmadiff_swiotlb_slot_info *out)
+{
+	dmadiff_swiotlb_slot_info(&ctx->dev, index, out);
+}
+
+void dmadiff_swiotlb_area(const struct dmadiff_ctx *ctx, uint32_t area,
+			  struct dmadiff_swiotlb_area_info *out)
+{
+	dmadiff_swiotlb_area_info(&ctx->dev, area, out);
+}
+
+uint64_t dmadiff_swiotlb_touched_segments(const struct dmadiff_ctx *ctx,
+					  uint64_t *out, uint64_t max)
+{
+	return dmadiff_swiotlb_touched(&ctx->dev, out, max);
 }

@@ -23,6 +23,8 @@ pub enum ReportKind {
     DevErr,
     /// `BUG_ON(cond)`: the call never returns.
     Bug,
+    /// `dev_warn()` / `dev_warn_ratelimited()`: a message, no backtrace.
+    DevWarning,
 }
 
 impl ReportKind {
@@ -31,6 +33,7 @@ impl ReportKind {
             ffi::DMADIFF_REPORT_WARN_ON => ReportKind::WarnOn,
             ffi::DMADIFF_REPORT_DEV_WARN => ReportKind::DevWarn,
             ffi::DMADIFF_REPORT_DEV_ERR => ReportKind::DevErr,
+            ffi::DMADIFF_REPORT_DEV_WARNING => ReportKind::DevWarning,
             _ => ReportKind::Bug,
         }
     }
@@ -56,8 +59,80 @@ pub trait Hooks {
     fn trace_dma_unmap(&mut self, event: &str, addr: u64, size: u64, dir: u32, attrs: u64);
     /// A `dma_sync_single` class tracepoint.
     fn trace_dma_sync_single(&mut self, event: &str, addr: u64, size: u64, dir: u32);
-    /// A WARN, dev_err or BUG report.
+    /// A WARN, dev_err, dev_warn or BUG report.
     fn report(&mut self, kind: ReportKind, func: &str, text: &str);
+    /// memcpy() by the CPU between two linear-map addresses (swiotlb_bounce); called for
+    /// every bounce, size 0 included.
+    fn cpu_memcpy(&mut self, dst: u64, src: u64, size: u64);
+    /// memset(0) of the swiotlb pool when it is initialised at boot (inside `LegacyModel::new`).
+    fn boot_memzero(&mut self, start: u64, size: u64);
+    /// Tracepoint swiotlb_bounced: dev_addr is phys_to_dma() of the original, force is
+    /// is_swiotlb_force_bounce(dev).
+    fn trace_swiotlb_bounced(&mut self, dev_addr: u64, size: u64, force: bool);
+}
+
+/// How the kernel booted swiotlb for the device (`enum dmadiff_swiotlb_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SwiotlbMode {
+    /// `swiotlb=noforce`: no pool at all; the kmalloc caches stay ARCH_DMA_MINALIGN-aligned.
+    Off,
+    /// The default pool, bouncing only when needed.
+    On,
+    /// `swiotlb=force`: the default pool, force_bounce.
+    Force,
+    /// A restricted-dma-pool of the device (force_bounce, one area, nslabs unrounded).
+    Restricted,
+}
+
+/// The swiotlb boot parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwiotlbConfig {
+    pub mode: SwiotlbMode,
+    /// Physical base of the pool.
+    pub start: u64,
+    /// `swiotlb=<nslabs>` as given (rounded by the kernel rules for the default pool);
+    /// the restricted pool's size >> 11, used as is. At most 2^28.
+    pub nslabs: u64,
+    /// `swiotlb=,<nareas>` as given; 0: from `nr_cpus` (num_possible_cpus()).
+    pub nareas: u32,
+}
+
+/// `dev->dma_parms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaParms {
+    /// Truncated to 32 bits (the kernel field is unsigned int).
+    pub min_align_mask: u64,
+    /// 0 = unset (dma_get_seg_boundary gives ULONG_MAX).
+    pub seg_boundary_mask: u64,
+    /// 0 = unset (dma_get_max_seg_size gives 64 KiB).
+    pub max_segment_size: u32,
+}
+
+/// The device's pool as swiotlb sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolInfo {
+    pub start: u64,
+    pub end: u64,
+    pub nslabs: u64,
+    pub nareas: u32,
+    pub area_nslabs: u64,
+    pub force_bounce: bool,
+}
+
+/// One `struct io_tlb_slot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotInfo {
+    pub orig_addr: u64,
+    pub alloc_size: u64,
+    pub list: u32,
+    pub pad_slots: u32,
+}
+
+/// One `struct io_tlb_area`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AreaInfo {
+    pub index: u64,
+    pub used: u64,
 }
 
 /// One entry of a device's dma_range_map.
@@ -80,6 +155,11 @@ pub struct DeviceConfig {
     pub dma_bounce_unaligned_kmalloc: bool,
     pub arch_dma_minalign: u32,
     pub dma_api_debug: bool,
+    /// num_possible_cpus()
+    pub nr_cpus: u32,
+    /// None: the device has no dma_parms (min_align 0, boundary ULONG_MAX, 64 KiB segments).
+    pub dma_parms: Option<DmaParms>,
+    pub swiotlb: SwiotlbConfig,
 }
 
 /// A call into the legacy model.
@@ -103,6 +183,29 @@ pub enum Call {
     SyncSingleForDevice { addr: u64, size: u64, dir: u32 },
     /// dma_mapping_error(addr)
     MappingError { addr: u64 },
+    /// swiotlb_tbl_map_single(orig, mapping_size, alloc_align_mask, dir, attrs) -> tlb_addr;
+    /// alloc_align_mask is truncated to 32 bits like the kernel parameter.
+    SwiotlbTblMapSingle { orig: u64, mapping_size: u64, alloc_align_mask: u64, dir: u32, attrs: u64 },
+    /// swiotlb_tbl_unmap_single(tlb_addr, size, dir, attrs)
+    SwiotlbTblUnmapSingle { tlb_addr: u64, size: u64, dir: u32, attrs: u64 },
+    /// swiotlb_sync_single_for_cpu(tlb_addr, size, dir)
+    SwiotlbSyncSingleForCpu { tlb_addr: u64, size: u64, dir: u32 },
+    /// swiotlb_sync_single_for_device(tlb_addr, size, dir)
+    SwiotlbSyncSingleForDevice { tlb_addr: u64, size: u64, dir: u32 },
+    /// swiotlb_max_mapping_size(dev)
+    SwiotlbMaxMappingSize,
+    /// is_swiotlb_active(dev): 0 or 1
+    IsSwiotlbActive,
+    /// is_swiotlb_force_bounce(dev): 0 or 1
+    IsSwiotlbForceBounce,
+    /// dma_kmalloc_needs_bounce(dev, size, dir): 0 or 1
+    DmaKmallocNeedsBounce { size: u64, dir: u32 },
+    /// dma_set_min_align_mask(dev, mask); the parameter is unsigned int
+    SetMinAlignMask { mask: u64 },
+    /// dma_set_seg_boundary(dev, mask)
+    SetSegBoundary { mask: u64 },
+    /// Later calls run on this CPU (raw_smp_processor_id()); 0 at boot.
+    RunOnCpu { cpu: u32 },
 }
 
 impl Call {
@@ -135,6 +238,42 @@ impl Call {
                 (ffi::DMADIFF_CALL_SYNC_SINGLE_FOR_DEVICE, ffi::dmadiff_call { addr, size, dir: dir as i32, ..z })
             }
             Call::MappingError { addr } => (ffi::DMADIFF_CALL_MAPPING_ERROR, ffi::dmadiff_call { addr, ..z }),
+            Call::SwiotlbTblMapSingle { orig, mapping_size, alloc_align_mask, dir, attrs } => (
+                ffi::DMADIFF_CALL_SWIOTLB_TBL_MAP_SINGLE,
+                ffi::dmadiff_call {
+                    addr: orig,
+                    size: mapping_size,
+                    offset: alloc_align_mask,
+                    dir: dir as i32,
+                    attrs,
+                    ..z
+                },
+            ),
+            Call::SwiotlbTblUnmapSingle { tlb_addr, size, dir, attrs } => (
+                ffi::DMADIFF_CALL_SWIOTLB_TBL_UNMAP_SINGLE,
+                ffi::dmadiff_call { addr: tlb_addr, size, dir: dir as i32, attrs, ..z },
+            ),
+            Call::SwiotlbSyncSingleForCpu { tlb_addr, size, dir } => (
+                ffi::DMADIFF_CALL_SWIOTLB_SYNC_SINGLE_FOR_CPU,
+                ffi::dmadiff_call { addr: tlb_addr, size, dir: dir as i32, ..z },
+            ),
+            Call::SwiotlbSyncSingleForDevice { tlb_addr, size, dir } => (
+                ffi::DMADIFF_CALL_SWIOTLB_SYNC_SINGLE_FOR_DEVICE,
+                ffi::dmadiff_call { addr: tlb_addr, size, dir: dir as i32, ..z },
+            ),
+            Call::SwiotlbMaxMappingSize => (ffi::DMADIFF_CALL_SWIOTLB_MAX_MAPPING_SIZE, z),
+            Call::IsSwiotlbActive => (ffi::DMADIFF_CALL_IS_SWIOTLB_ACTIVE, z),
+            Call::IsSwiotlbForceBounce => (ffi::DMADIFF_CALL_IS_SWIOTLB_FORCE_BOUNCE, z),
+            Call::DmaKmallocNeedsBounce { size, dir } => {
+                (ffi::DMADIFF_CALL_DMA_KMALLOC_NEEDS_BOUNCE, ffi::dmadiff_call { size, dir: dir as i32, ..z })
+            }
+            Call::SetMinAlignMask { mask } => {
+                (ffi::DMADIFF_CALL_SET_MIN_ALIGN_MASK, ffi::dmadiff_call { addr: mask, ..z })
+            }
+            Call::SetSegBoundary { mask } => {
+                (ffi::DMADIFF_CALL_SET_SEG_BOUNDARY, ffi::dmadiff_call { addr: mask, ..z })
+            }
+            Call::RunOnCpu { cpu } => (ffi::DMADIFF_CALL_RUN_ON_CPU, ffi::dmadiff_call { addr: cpu as u64, ..z }),
         };
         ffi::dmadiff_call { kind: kind as i32, ..c }
     }
@@ -158,9 +297,32 @@ pub struct LegacyModel {
 // SAFETY: the context is owned exclusively and holds no thread-affine state.
 unsafe impl Send for LegacyModel {}
 
+/// The ops table whose `priv` is `hooks_ref`; valid while `hooks_ref` is.
+fn ops_for(hooks_ref: &mut &mut dyn Hooks) -> ffi::dmadiff_platform_ops {
+    ffi::dmadiff_platform_ops {
+        priv_: hooks_ref as *mut &mut dyn Hooks as *mut c_void,
+        arch_sync_dma_for_device: Some(tr_arch_sync_dma_for_device),
+        arch_sync_dma_for_cpu: Some(tr_arch_sync_dma_for_cpu),
+        arch_sync_dma_for_cpu_all: Some(tr_arch_sync_dma_for_cpu_all),
+        arch_dma_mark_clean: Some(tr_arch_dma_mark_clean),
+        pfn_valid: Some(tr_pfn_valid),
+        is_pci_p2pdma_page: Some(tr_is_pci_p2pdma_page),
+        trace_dma_map: Some(tr_trace_dma_map),
+        trace_dma_unmap: Some(tr_trace_dma_unmap),
+        trace_dma_sync_single: Some(tr_trace_dma_sync_single),
+        report: Some(tr_report),
+        cpu_memcpy: Some(tr_cpu_memcpy),
+        boot_memzero: Some(tr_boot_memzero),
+        trace_swiotlb_bounced: Some(tr_trace_swiotlb_bounced),
+    }
+}
+
 impl LegacyModel {
-    /// Boots a fresh model for `cfg`.
-    pub fn new(cfg: &DeviceConfig) -> Self {
+    /// Boots a fresh model for `cfg`; the boot-time pool memset goes to `hooks`.
+    ///
+    /// Panics on a configuration no kernel boots (a pool over 2^28 slots, one whose end
+    /// wraps past 2^64, more areas than slots).
+    pub fn new(cfg: &DeviceConfig, hooks: &mut dyn Hooks) -> Self {
         let name = CString::new(cfg.name.as_str()).expect("device name has a NUL");
         let driver = CString::new(cfg.driver.as_str()).expect("driver name has a NUL");
         let ranges: Vec<ffi::dmadiff_bus_dma_region> = cfg
@@ -180,9 +342,28 @@ impl LegacyModel {
             dma_bounce_unaligned_kmalloc: cfg.dma_bounce_unaligned_kmalloc,
             arch_dma_minalign: cfg.arch_dma_minalign,
             dma_api_debug: cfg.dma_api_debug,
+            nr_cpus: cfg.nr_cpus,
+            has_dma_parms: cfg.dma_parms.is_some(),
+            min_align_mask: cfg.dma_parms.map_or(0, |p| p.min_align_mask),
+            seg_boundary_mask: cfg.dma_parms.map_or(0, |p| p.seg_boundary_mask),
+            max_segment_size: cfg.dma_parms.map_or(0, |p| p.max_segment_size),
+            swiotlb: ffi::dmadiff_swiotlb_config {
+                mode: match cfg.swiotlb.mode {
+                    SwiotlbMode::Off => ffi::DMADIFF_SWIOTLB_OFF,
+                    SwiotlbMode::On => ffi::DMADIFF_SWIOTLB_ON,
+                    SwiotlbMode::Force => ffi::DMADIFF_SWIOTLB_FORCE,
+                    SwiotlbMode::Restricted => ffi::DMADIFF_SWIOTLB_RESTRICTED,
+                } as i32,
+                start: cfg.swiotlb.start,
+                nslabs: cfg.swiotlb.nslabs,
+                nareas: cfg.swiotlb.nareas,
+            },
         };
+        let mut hooks_ref: &mut dyn Hooks = hooks;
+        let ops = ops_for(&mut hooks_ref);
         // SAFETY: raw and everything it points to outlive the call; the C side copies them.
-        let ctx = unsafe { ffi::dmadiff_ctx_new(&raw) };
+        // ops.priv_ points at hooks_ref, which outlives the call.
+        let ctx = unsafe { ffi::dmadiff_ctx_new(&raw, &ops) };
         assert!(!ctx.is_null(), "dmadiff_ctx_new failed");
         LegacyModel { ctx, dead: false }
     }
@@ -196,19 +377,7 @@ impl LegacyModel {
     pub fn call(&mut self, hooks: &mut dyn Hooks, call: Call) -> CallResult {
         assert!(!self.dead, "call into a legacy model that already hit BUG()");
         let mut hooks_ref: &mut dyn Hooks = hooks;
-        let ops = ffi::dmadiff_platform_ops {
-            priv_: (&mut hooks_ref) as *mut &mut dyn Hooks as *mut c_void,
-            arch_sync_dma_for_device: Some(tr_arch_sync_dma_for_device),
-            arch_sync_dma_for_cpu: Some(tr_arch_sync_dma_for_cpu),
-            arch_sync_dma_for_cpu_all: Some(tr_arch_sync_dma_for_cpu_all),
-            arch_dma_mark_clean: Some(tr_arch_dma_mark_clean),
-            pfn_valid: Some(tr_pfn_valid),
-            is_pci_p2pdma_page: Some(tr_is_pci_p2pdma_page),
-            trace_dma_map: Some(tr_trace_dma_map),
-            trace_dma_unmap: Some(tr_trace_dma_unmap),
-            trace_dma_sync_single: Some(tr_trace_dma_sync_single),
-            report: Some(tr_report),
-        };
+        let ops = ops_for(&mut hooks_ref);
         let raw = call.to_raw();
         let mut ret = 0u64;
         // SAFETY: ctx is live; ops.priv_ points at hooks_ref, which outlives the call.
@@ -219,6 +388,57 @@ impl LegacyModel {
         } else {
             CallResult::Returned(ret)
         }
+    }
+
+    /// The device's swiotlb pool (the restricted one if it has one); None with swiotlb off.
+    pub fn swiotlb_pool(&self) -> Option<PoolInfo> {
+        let mut p = ffi::dmadiff_swiotlb_pool_info {
+            start: 0,
+            end: 0,
+            nslabs: 0,
+            nareas: 0,
+            area_nslabs: 0,
+            force_bounce: false,
+        };
+        // SAFETY: ctx is live; p is a valid out-pointer.
+        let have = unsafe { ffi::dmadiff_swiotlb_pool(self.ctx, &mut p) };
+        have.then_some(PoolInfo {
+            start: p.start,
+            end: p.end,
+            nslabs: p.nslabs,
+            nareas: p.nareas,
+            area_nslabs: p.area_nslabs,
+            force_bounce: p.force_bounce,
+        })
+    }
+
+    /// Slot `index` of the pool; outside the pool (or without one) a free-looking slot with
+    /// list 0 and orig_addr all-ones.
+    pub fn swiotlb_slot(&self, index: u64) -> SlotInfo {
+        let mut s = ffi::dmadiff_swiotlb_slot_info { orig_addr: 0, alloc_size: 0, list: 0, pad_slots: 0 };
+        // SAFETY: ctx is live; s is a valid out-pointer.
+        unsafe { ffi::dmadiff_swiotlb_slot(self.ctx, index, &mut s) };
+        SlotInfo { orig_addr: s.orig_addr, alloc_size: s.alloc_size, list: s.list, pad_slots: s.pad_slots }
+    }
+
+    /// Area `area` of the pool; zeros past the last area (or without a pool).
+    pub fn swiotlb_area(&self, area: u32) -> AreaInfo {
+        let mut a = ffi::dmadiff_swiotlb_area_info { index: 0, used: 0 };
+        // SAFETY: ctx is live; a is a valid out-pointer.
+        unsafe { ffi::dmadiff_swiotlb_area(self.ctx, area, &mut a) };
+        AreaInfo { index: a.index, used: a.used }
+    }
+
+    /// The 128-slot segments ever written (slot index / 128), ascending; the others are still
+    /// in their boot state.
+    pub fn swiotlb_touched_segments(&self) -> Vec<u64> {
+        // SAFETY: ctx is live; a zero-length query writes nothing.
+        let n = unsafe { ffi::dmadiff_swiotlb_touched_segments(self.ctx, std::ptr::null_mut(), 0) };
+        let mut v = vec![0u64; n as usize];
+        // SAFETY: v has room for n entries.
+        let m = unsafe { ffi::dmadiff_swiotlb_touched_segments(self.ctx, v.as_mut_ptr(), n) };
+        debug_assert_eq!(m, n);
+        v
     }
 }
 
@@ -291,4 +511,13 @@ unsafe extern "C" fn tr_trace_dma_sync_single(p: *mut c_void, event: *const c_ch
 }
 unsafe extern "C" fn tr_report(p: *mut c_void, kind: i32, func: *const c_char, msg: *const c_char) {
     hooks(p).report(ReportKind::from_raw(kind), text(func), text(msg))
+}
+unsafe extern "C" fn tr_cpu_memcpy(p: *mut c_void, dst: u64, src: u64, size: u64) {
+    hooks(p).cpu_memcpy(dst, src, size)
+}
+unsafe extern "C" fn tr_boot_memzero(p: *mut c_void, start: u64, size: u64) {
+    hooks(p).boot_memzero(start, size)
+}
+unsafe extern "C" fn tr_trace_swiotlb_bounced(p: *mut c_void, dev_addr: u64, size: u64, force: bool) {
+    hooks(p).trace_swiotlb_bounced(dev_addr, size, force)
 }

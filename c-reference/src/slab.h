@@ -54,7 +54,8 @@ static inline unsigned int __kmalloc_minalign(const struct device *dev)
 {
 	unsigned int minalign = (unsigned int)dma_get_cache_alignment(dev);
 
-	if (dev->kconfig.dma_bounce_unaligned_kmalloc && is_swiotlb_allocated())
+	/* without a default pool the kmalloc caches stay ARCH_DMA_MINALIGN-aligned */
+	if (dev->kconfig.dma_bounce_unaligned_kmalloc && is_swiotlb_allocated(dev))
 		minalign = ARCH_KMALLOC_MINALIGN;
 
 	return minalign > ARCH_SLAB_MINALIGN ? minalign : ARCH_SLAB_MINALIGN;

@@ -3,7 +3,9 @@
 //! include/linux/dma-direct.h, include/linux/dma-map-ops.h, mm/slab_common.c), not copied
 //! from the model's output.
 
-use dmadiff_cref::{BusDmaRegion, Call, CallResult, DeviceConfig, Hooks, LegacyModel, ReportKind};
+use dmadiff_cref::{
+    BusDmaRegion, Call, CallResult, DeviceConfig, Hooks, LegacyModel, ReportKind, SwiotlbConfig, SwiotlbMode,
+};
 
 const BIDIR: u32 = 0;
 const TO_DEV: u32 = 1;
@@ -55,9 +57,22 @@ impl Hooks for Rec {
     fn report(&mut self, kind: ReportKind, func: &str, text: &str) {
         self.events.push(format!("{kind:?} {func}: {text}"));
     }
+    fn cpu_memcpy(&mut self, dst: u64, src: u64, size: u64) {
+        self.events.push(format!("memcpy {dst:#x} <- {src:#x} {size:#x}"));
+    }
+    fn boot_memzero(&mut self, start: u64, size: u64) {
+        self.events.push(format!("memzero {start:#x} {size:#x}"));
+    }
+    fn trace_swiotlb_bounced(&mut self, dev_addr: u64, size: u64, force: bool) {
+        self.events.push(format!("trace swiotlb_bounced dev_addr={dev_addr:#x} size={size:#x} force={force}"));
+    }
 }
 
-/// A coherent device with a 64-bit mask, no dma_range_map, arm64 configuration.
+/// The swiotlb pool of the tests that bounce: 2 MiB at 2 GiB, one area.
+const POOL: u64 = 0x8000_0000;
+
+/// A coherent device with a 64-bit mask, no dma_range_map, arm64 configuration, booted with
+/// swiotlb=noforce (no pool, so nothing bounces and the kmalloc caches are 128-aligned).
 fn cfg() -> DeviceConfig {
     DeviceConfig {
         name: "0000:01:00.0".to_string(),
@@ -69,7 +84,15 @@ fn cfg() -> DeviceConfig {
         dma_bounce_unaligned_kmalloc: true,
         arch_dma_minalign: 128,
         dma_api_debug: false,
+        nr_cpus: 1,
+        dma_parms: None,
+        swiotlb: SwiotlbConfig { mode: SwiotlbMode::Off, start: 0, nslabs: 0, nareas: 0 },
     }
+}
+
+/// The same device with the default pool at POOL (1024 slots, one area).
+fn with_pool(c: DeviceConfig) -> DeviceConfig {
+    DeviceConfig { swiotlb: SwiotlbConfig { mode: SwiotlbMode::On, start: POOL, nslabs: 1024, nareas: 1 }, ..c }
 }
 
 fn noncoherent() -> DeviceConfig {
@@ -91,7 +114,10 @@ struct Run {
 
 impl Run {
     fn new(cfg: DeviceConfig) -> Self {
-        Run { model: LegacyModel::new(&cfg), rec: Rec::default() }
+        let mut rec = Rec::default();
+        let model = LegacyModel::new(&cfg, &mut rec);
+        rec.events.clear();
+        Run { model, rec }
     }
     /// Runs one call; returns its result and the effects it had.
     fn call(&mut self, call: Call) -> (CallResult, Vec<String>) {
@@ -487,18 +513,21 @@ fn bug_comes_before_the_dma_mask_warn() {
     assert_eq!(ev, ["Bug dma_map_page_attrs: !valid_dma_direction(dir)"]);
 }
 
-// ---- dma_kmalloc_needs_bounce without swiotlb ----
+// ---- dma_kmalloc_needs_bounce ----
 
-/// A fresh non-coherent device (so the dev_WARN_ONCE site is unused) mapping page 0x1000.
+/// A fresh non-coherent device with the default pool mapping page 0x1000.
 fn kmalloc_case(c: DeviceConfig, size: u64, dir: u32) -> (CallResult, Vec<String>) {
-    Run::new(c).call(map_page(0x1000, 0, size, dir, 0))
+    Run::new(with_pool(c)).call(map_page(0x1000, 0, size, dir, 0))
 }
 
+/// What a kmalloc bounce does on a fresh pool: slot 0, copied in at map time, synced there.
 fn bounced(size: u64, dir: u32) -> Vec<String> {
     vec![
         "p2p? 0x1".to_string(),
-        overflow_warn(0x1000, size, u64::MAX, 0),
-        format!("trace dma_map_page phys=0x1000 dma=0xffffffffffffffff size={size:#x} dir={dir} attrs=0x0"),
+        format!("trace swiotlb_bounced dev_addr=0x1000 size={size:#x} force=false"),
+        format!("memcpy {POOL:#x} <- 0x1000 {size:#x}"),
+        format!("for_device {POOL:#x} {size:#x} {dir}"),
+        format!("trace dma_map_page phys=0x1000 dma={POOL:#x} size={size:#x} dir={dir} attrs=0x0"),
     ]
 }
 
@@ -512,7 +541,7 @@ fn mapped(size: u64, dir: u32) -> Vec<String> {
 #[test]
 fn kmalloc_bounce_heuristic_small_from_device() {
     // kmalloc-64: 64 is not 128-aligned and 64 < 2 * ARCH_DMA_MINALIGN
-    assert_eq!(kmalloc_case(noncoherent(), 64, FROM_DEV), (CallResult::Returned(ERR), bounced(64, FROM_DEV)));
+    assert_eq!(kmalloc_case(noncoherent(), 64, FROM_DEV), (CallResult::Returned(POOL), bounced(64, FROM_DEV)));
     // kmalloc-128 is 128-aligned
     assert_eq!(kmalloc_case(noncoherent(), 128, FROM_DEV), (CallResult::Returned(0x1000), mapped(128, FROM_DEV)));
     // 256 >= 2 * ARCH_DMA_MINALIGN
@@ -549,8 +578,19 @@ fn kmalloc_bounce_heuristic_exemptions() {
 }
 
 #[test]
+fn kmalloc_without_swiotlb_is_128_aligned_and_never_bounces() {
+    // is_swiotlb_allocated() false: __kmalloc_minalign() keeps ARCH_DMA_MINALIGN, so every
+    // kmalloc_size_roundup() of a small size is a multiple of 128
+    for size in [1, 8, 64, 96, 129, 192] {
+        let (res, ev) = Run::new(noncoherent()).call(map_page(0x1000, 0, size, FROM_DEV, 0));
+        assert_eq!(res, CallResult::Returned(0x1000), "size {size}");
+        assert_eq!(ev, mapped(size, FROM_DEV), "size {size}");
+    }
+}
+
+#[test]
 fn kmalloc_bounce_of_p2p_page_is_silent() {
-    let mut r = Run::new(noncoherent());
+    let mut r = Run::new(with_pool(noncoherent()));
     r.rec.p2p_pfns.push(0x1);
     let (res, ev) = r.call(map_page(0x1000, 0, 64, FROM_DEV, 0));
     assert_eq!(res, CallResult::Returned(ERR));

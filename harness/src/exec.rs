@@ -6,15 +6,19 @@ use std::collections::HashMap;
 
 use crate::backend::{self, ApiCall, ApiResult, Side};
 use crate::oracle::integrity::{Access, Integrity};
+use crate::oracle::swiotlb;
 use crate::platform::trace::Event;
 use crate::platform::Platform;
-use crate::scenario::{pattern_byte, DmaRef, MapKind, Op, Scenario, SyncArgs, UnmapKind};
+use crate::scenario::{pattern_byte, DmaRef, MapKind, Op, Query, Scenario, SyncArgs, UnmapKind};
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr};
 
 /// A mapping as one side made it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mapping {
     pub kind: MapKind,
+    /// Made by swiotlb_tbl_map_single() directly: `dma` is the tlb_addr, and no device
+    /// mapping exists.
+    pub allocator_level: bool,
     /// The driver's buffer: page_to_phys(page) + offset, or the phys passed in.
     pub phys: PhysAddr,
     pub dma: DmaAddr,
@@ -25,13 +29,56 @@ pub struct Mapping {
     pub mapped: bool,
     /// Not yet passed to an unmap.
     pub live: bool,
+    /// The device's DMA parameters changed while it was live: its unmap and syncs no longer
+    /// find the slots it was placed in (misuse, outside the contract).
+    pub tainted: bool,
+}
+
+impl Mapping {
+    fn made(
+        kind: MapKind,
+        allocator_level: bool,
+        phys: PhysAddr,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+        res: ApiResult,
+    ) -> Self {
+        let dma = match res {
+            ApiResult::Dma(a) => a,
+            _ => crate::types::DMA_MAPPING_ERROR,
+        };
+        Mapping {
+            kind,
+            allocator_level,
+            phys,
+            dma,
+            size,
+            dir,
+            attrs,
+            mapped: !dma.is_error(),
+            live: true,
+            tainted: false,
+        }
+    }
+
+    /// An unmap of `kind` with these resolved arguments is the exact inverse of this map.
+    pub fn is_undone_by(&self, kind: UnmapKind, offset: u64, size: u64, dir: DmaDir, attrs: DmaAttrs) -> bool {
+        let same_call = match kind {
+            UnmapKind::SwiotlbTbl => self.allocator_level,
+            UnmapKind::Phys => !self.allocator_level && self.kind == MapKind::Phys,
+            UnmapKind::PageAttrs => !self.allocator_level && self.kind == MapKind::PageAttrs,
+            UnmapKind::Resource => !self.allocator_level && self.kind == MapKind::Resource,
+        };
+        same_call && self.live && offset == 0 && size == self.size && dir == self.dir && attrs == self.attrs
+    }
 }
 
 /// What an operation returned on one side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Dma(DmaAddr),
-    Int(i32),
+    Int(i64),
     Void,
     /// Bytes a CPU or device read returned.
     Data(Vec<u8>),
@@ -46,7 +93,8 @@ impl std::fmt::Display for Outcome {
         match self {
             Outcome::Dma(a) => write!(f, "= {a}"),
             Outcome::Int(0) => write!(f, "= 0"),
-            Outcome::Int(v) => write!(f, "= {v} ({})", errno_name(*v)),
+            Outcome::Int(v) if *v < 0 => write!(f, "= {v} ({})", errno_name(*v)),
+            Outcome::Int(v) => write!(f, "= {v}"),
             Outcome::Void => Ok(()),
             Outcome::Data(d) => write!(f, "= {}", hexdump(d)),
             Outcome::Bug => f.write_str("= (BUG, this side stops)"),
@@ -55,7 +103,7 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-fn errno_name(v: i32) -> &'static str {
+fn errno_name(v: i64) -> &'static str {
     match v {
         -12 => "-ENOMEM",
         -5 => "-EIO",
@@ -84,18 +132,38 @@ pub struct OpRecord {
     pub events: Vec<Event>,
     /// What the integrity oracle found wrong with this op's data.
     pub integrity: Vec<String>,
+    /// Allocator invariants this op broke (swiotlb).
+    pub invariants: Vec<String>,
+}
+
+impl OpRecord {
+    fn not_run() -> Self {
+        OpRecord {
+            call: None,
+            outcome: Outcome::NotRun,
+            events: Vec::new(),
+            integrity: Vec::new(),
+            invariants: Vec::new(),
+        }
+    }
 }
 
 /// A whole run of one side.
 #[derive(Debug)]
 pub struct SideRun {
     pub side: Side,
+    /// What booting did to the platform (the swiotlb pool memset).
+    pub boot_events: Vec<Event>,
     pub records: Vec<OpRecord>,
 }
 
 impl SideRun {
     pub fn integrity_failures(&self) -> impl Iterator<Item = (usize, &String)> {
         self.records.iter().enumerate().flat_map(|(i, r)| r.integrity.iter().map(move |m| (i, m)))
+    }
+
+    pub fn invariant_failures(&self) -> impl Iterator<Item = (usize, &String)> {
+        self.records.iter().enumerate().flat_map(|(i, r)| r.invariants.iter().map(move |m| (i, m)))
     }
 }
 
@@ -126,44 +194,62 @@ impl<'s> Exec<'s> {
 /// Runs `sc` on `side`.
 pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
     let mut plat = Platform::new(&sc.config);
-    let mut be = backend::boot(side, &sc.config);
-    let mut oracle = Integrity::new(&sc.config);
+    let mut be = backend::boot(side, &sc.config, &mut plat);
+    let boot_events = plat.take_events();
+    let pool = be.swiotlb_pool();
+    let mut oracle = Integrity::new(plat.zeroed(), pool.map(|p| (p.start, p.end)));
     let mut ex = Exec { maps: HashMap::new() };
     let mut dead = false;
+    // Unmaps so far were all exact inverses of their maps (the no-leak invariant needs it).
+    let mut clean_unmaps = true;
+    let mut min_align = sc.config.device.dma_parms.map_or(0, |p| p.min_align_mask);
     let mut records = Vec::with_capacity(sc.ops.len());
     for (index, op) in sc.ops.iter().enumerate() {
         if dead {
-            records.push(OpRecord { call: None, outcome: Outcome::NotRun, events: Vec::new(), integrity: Vec::new() });
+            records.push(OpRecord::not_run());
             continue;
         }
         let mut findings = Vec::new();
+        let mut invariants = Vec::new();
         let mut made = None;
+        let mut call = |be: &mut Box<dyn backend::Backend>, plat: &mut Platform, c: ApiCall| {
+            made = Some(c);
+            be.call(plat, &c)
+        };
         let outcome = match op {
             Op::Map { handle, kind, phys, offset, size, dir, attrs } => {
-                let call = match kind {
+                let c = match kind {
                     MapKind::Phys => ApiCall::MapPhys { phys: *phys, size: *size, dir: *dir, attrs: *attrs },
                     MapKind::PageAttrs => {
                         ApiCall::MapPageAttrs { page: *phys, offset: *offset, size: *size, dir: *dir, attrs: *attrs }
                     }
                     MapKind::Resource => ApiCall::MapResource { phys: *phys, size: *size, dir: *dir, attrs: *attrs },
                 };
-                let res = be.call(&mut plat, &call);
-                made = Some(call);
-                let dma = match res {
-                    ApiResult::Dma(a) => a,
-                    _ => crate::types::DMA_MAPPING_ERROR,
-                };
-                let m = Mapping {
-                    kind: *kind,
-                    phys: phys.add(*offset),
-                    dma,
+                let res = call(&mut be, &mut plat, c);
+                let m = Mapping::made(*kind, false, phys.add(*offset), *size, *dir, *attrs, res);
+                if m.mapped {
+                    // Where the device will go: a bounce slot when the bus lands in the pool.
+                    if let Ok(target) = plat.bus_to_phys(m.dma, m.size) {
+                        invariants.extend(swiotlb::check_bounced(&*be, m.phys.0, target.0, m.size, min_align));
+                    }
+                }
+                findings.extend(oracle.observe(index, Access::Map(&m)));
+                ex.maps.insert(handle.as_str(), m);
+                api_outcome(res)
+            }
+            Op::TblMap { handle, orig, size, alloc_align_mask, dir, attrs } => {
+                let c = ApiCall::TblMapSingle {
+                    orig: *orig,
                     size: *size,
+                    alloc_align_mask: *alloc_align_mask,
                     dir: *dir,
                     attrs: *attrs,
-                    mapped: matches!(res, ApiResult::Dma(a) if !a.is_error()),
-                    live: true,
                 };
-                findings.extend(oracle.observe(index, Access::Map(&m)));
+                let res = call(&mut be, &mut plat, c);
+                let m = Mapping::made(MapKind::Phys, true, *orig, *size, *dir, *attrs, res);
+                if m.mapped {
+                    invariants.extend(swiotlb::check_bounced(&*be, orig.0, m.dma.0, *size, min_align));
+                }
                 ex.maps.insert(handle.as_str(), m);
                 api_outcome(res)
             }
@@ -172,13 +258,14 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 let size = args.size.or(target.map(|(m, _)| m.size)).unwrap_or(0);
                 let dir = args.dir.or(target.map(|(m, _)| m.dir)).unwrap_or(DmaDir::NONE);
                 let attrs = args.attrs.or(target.map(|(m, _)| m.attrs)).unwrap_or_default();
-                let call = match kind {
+                clean_unmaps &= target.is_some_and(|(m, off)| m.is_undone_by(*kind, off, size, dir, attrs));
+                let c = match kind {
                     UnmapKind::Phys => ApiCall::UnmapPhys { addr, size, dir, attrs },
                     UnmapKind::PageAttrs => ApiCall::UnmapPageAttrs { addr, size, dir, attrs },
                     UnmapKind::Resource => ApiCall::UnmapResource { addr, size, dir, attrs },
+                    UnmapKind::SwiotlbTbl => ApiCall::TblUnmapSingle { tlb_addr: PhysAddr(addr.0), size, dir, attrs },
                 };
-                let res = be.call(&mut plat, &call);
-                made = Some(call);
+                let res = call(&mut be, &mut plat, c);
                 findings.extend(oracle.observe(
                     index,
                     Access::Unmap { target, kind: *kind, size, dir, attrs, events: plat.pending_events() },
@@ -188,19 +275,20 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 }
                 api_outcome(res)
             }
-            Op::SyncForCpu(a) | Op::SyncForDevice(a) => {
-                let for_cpu = matches!(op, Op::SyncForCpu(_));
+            Op::SyncForCpu(a) | Op::SyncForDevice(a) | Op::TblSyncForCpu(a) | Op::TblSyncForDevice(a) => {
+                let for_cpu = matches!(op, Op::SyncForCpu(_) | Op::TblSyncForCpu(_));
                 let SyncArgs { addr, size, dir } = a;
                 let (addr, target) = ex.resolve(addr);
                 let size = size.or(target.map(|(m, _)| m.size)).unwrap_or(0);
                 let dir = dir.or(target.map(|(m, _)| m.dir)).unwrap_or(DmaDir::NONE);
-                let call = if for_cpu {
-                    ApiCall::SyncForCpu { addr, size, dir }
-                } else {
-                    ApiCall::SyncForDevice { addr, size, dir }
+                let tlb_addr = PhysAddr(addr.0);
+                let c = match op {
+                    Op::SyncForCpu(_) => ApiCall::SyncForCpu { addr, size, dir },
+                    Op::SyncForDevice(_) => ApiCall::SyncForDevice { addr, size, dir },
+                    Op::TblSyncForCpu(_) => ApiCall::TblSyncForCpu { tlb_addr, size, dir },
+                    _ => ApiCall::TblSyncForDevice { tlb_addr, size, dir },
                 };
-                let res = be.call(&mut plat, &call);
-                made = Some(call);
+                let res = call(&mut be, &mut plat, c);
                 findings.extend(
                     oracle.observe(index, Access::Sync { target, for_cpu, size, dir, events: plat.pending_events() }),
                 );
@@ -208,9 +296,28 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
             }
             Op::MappingError(r) => {
                 let (addr, _) = ex.resolve(r);
-                let call = ApiCall::MappingError { addr };
-                made = Some(call);
-                api_outcome(be.call(&mut plat, &call))
+                api_outcome(call(&mut be, &mut plat, ApiCall::MappingError { addr }))
+            }
+            Op::SetMinAlignMask(mask) => {
+                if sc.config.device.dma_parms.is_some() {
+                    min_align = *mask;
+                }
+                // Live bounce buffers were placed for the old mask; their release now misreads
+                // their slots, as the kernel's would.
+                clean_unmaps &= ex.maps.values().all(|m| !m.mapped || !m.live);
+                ex.maps.values_mut().filter(|m| m.live).for_each(|m| m.tainted = true);
+                api_outcome(call(&mut be, &mut plat, ApiCall::SetMinAlignMask { mask: *mask }))
+            }
+            Op::SetSegBoundary(mask) => api_outcome(call(&mut be, &mut plat, ApiCall::SetSegBoundary { mask: *mask })),
+            Op::RunOnCpu(cpu) => api_outcome(call(&mut be, &mut plat, ApiCall::RunOnCpu { cpu: *cpu })),
+            Op::Query(q) => {
+                let c = match *q {
+                    Query::SwiotlbMaxMappingSize => ApiCall::SwiotlbMaxMappingSize,
+                    Query::IsSwiotlbActive => ApiCall::IsSwiotlbActive,
+                    Query::IsSwiotlbForceBounce => ApiCall::IsSwiotlbForceBounce,
+                    Query::DmaKmallocNeedsBounce { size, dir } => ApiCall::DmaKmallocNeedsBounce { size, dir },
+                };
+                api_outcome(call(&mut be, &mut plat, c))
             }
             Op::CpuWrite { phys, size, seed } => {
                 let data = pattern(*seed, (*size).min(MAX_ACCESS));
@@ -242,9 +349,18 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
         if outcome == Outcome::Bug {
             dead = true;
         }
-        records.push(OpRecord { call: made, outcome, events: plat.take_events(), integrity: findings });
+        // Misuse (double or partial unmaps) corrupts the kernel's own lists: judge them only
+        // while every unmap so far was the exact inverse of its map.
+        if made.is_some() && !dead && clean_unmaps {
+            invariants.extend(swiotlb::check_free_lists(&*be));
+        }
+        let last = index + 1 == sc.ops.len();
+        if last && !dead && clean_unmaps && ex.maps.values().all(|m| !m.mapped || !m.live) {
+            invariants.extend(swiotlb::check_no_leak(&*be));
+        }
+        records.push(OpRecord { call: made, outcome, events: plat.take_events(), integrity: findings, invariants });
     }
-    SideRun { side, records }
+    SideRun { side, boot_events, records }
 }
 
 fn api_outcome(r: ApiResult) -> Outcome {

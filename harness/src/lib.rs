@@ -6,6 +6,7 @@
 //! and checks the data; [`report`] says what a kernel developer needs to know.
 
 pub mod backend;
+pub mod bench;
 pub mod exec;
 pub mod fuzzing;
 pub mod oracle;

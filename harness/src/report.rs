@@ -33,6 +33,12 @@ pub enum Verdict {
         op: usize,
         detail: String,
     },
+    /// A side's allocator state broke an invariant (swiotlb free lists, leaks, alignment).
+    InvariantFailure {
+        side: Side,
+        op: usize,
+        detail: String,
+    },
     /// The scenario says `expect divergence=ID` and ended otherwise.
     UnmetExpectation {
         expected: String,
@@ -49,12 +55,19 @@ pub enum Verdict {
 impl Verdict {
     /// Counts against the exit status.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Verdict::Divergence { .. } | Verdict::IntegrityFailure { .. } | Verdict::UnmetExpectation { .. })
+        matches!(
+            self,
+            Verdict::Divergence { .. }
+                | Verdict::IntegrityFailure { .. }
+                | Verdict::InvariantFailure { .. }
+                | Verdict::UnmetExpectation { .. }
+        )
     }
     pub fn tag(&self) -> &'static str {
         match self {
             Verdict::Divergence { .. } => "FAIL",
             Verdict::IntegrityFailure { .. } => "FAIL",
+            Verdict::InvariantFailure { .. } => "FAIL",
             Verdict::UnmetExpectation { .. } => "FAIL",
             Verdict::ExpectedDivergence { .. } => "expected",
             Verdict::Agree => "ok",
@@ -93,6 +106,13 @@ impl Report {
         if let Some((side, op, m)) = self.first_integrity_failure() {
             return Verdict::IntegrityFailure { side, op, detail: m.clone() };
         }
+        let invariant = Side::BOTH
+            .iter()
+            .filter_map(|&s| self.side(s).invariant_failures().next().map(|(op, m)| (s, op, m)))
+            .min_by_key(|(_, op, _)| *op);
+        if let Some((side, op, m)) = invariant {
+            return Verdict::InvariantFailure { side, op, detail: m.clone() };
+        }
         let v = match &self.diff {
             DiffVerdict::Expected { id, op } => Verdict::ExpectedDivergence { id: id.to_string(), op: *op },
             _ => Verdict::Agree,
@@ -129,6 +149,9 @@ pub fn verdict_text(sc: &Scenario, v: &Verdict) -> String {
         Verdict::IntegrityFailure { side, op, detail } => {
             format!("integrity failure on {} at op {op} ({}): {detail}", side.label(), sc.ops[*op])
         }
+        Verdict::InvariantFailure { side, op, detail } => {
+            format!("invariant broken on {} at op {op} ({}): {detail}", side.label(), sc.ops[*op])
+        }
         Verdict::UnmetExpectation { expected, got } => {
             format!("the scenario expects divergence {expected}, but the run ended in {got}")
         }
@@ -151,6 +174,9 @@ fn record_lines(sc: &Scenario, side: Side, r: &OpRecord) -> Vec<String> {
     for m in &r.integrity {
         out.push(format!("  !! integrity: {m}"));
     }
+    for m in &r.invariants {
+        out.push(format!("  !! invariant: {m}"));
+    }
     out
 }
 
@@ -162,6 +188,11 @@ pub fn render_trace(sc: &Scenario, rep: &Report) -> String {
     if let Verdict::ExpectedDivergence { id, .. } = &v {
         if let Some(e) = crate::oracle::allowlist::entry(id) {
             let _ = writeln!(s, "because: {}", e.kernel);
+        }
+    }
+    for side in Side::BOTH {
+        for e in &rep.side(side).boot_events {
+            let _ = writeln!(s, "  boot  {} {}", side.short(), e.render(&sc.config.device.name, side.version()));
         }
     }
     let mark = rep.first_difference();

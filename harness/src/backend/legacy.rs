@@ -1,35 +1,63 @@
 //! The legacy side: the C model behind dmadiff-cref.
 
-use dmadiff_cref::{BusDmaRegion, Call, CallResult, DeviceConfig, LegacyModel};
+use dmadiff_cref::{BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, LegacyModel, SwiotlbConfig, SwiotlbMode};
 
 use super::{ApiCall, ApiResult, Backend, Side};
+use crate::oracle::swiotlb::{AreaInfo, PoolInfo, SlotInfo};
+use crate::phys::swiotlb::IO_TLB_DEFAULT_NSLABS;
 use crate::platform::Platform;
-use crate::scenario::Config;
+use crate::scenario::{self, Config};
 use crate::types::DmaAddr;
 
 pub struct LegacyBackend {
     model: LegacyModel,
 }
 
+/// The C model's view of the scenario configuration.
+fn device_config(cfg: &Config) -> DeviceConfig {
+    let d = &cfg.device;
+    let swiotlb = match cfg.swiotlb {
+        None => SwiotlbConfig { mode: SwiotlbMode::Off, start: 0, nslabs: 0, nareas: 0 },
+        Some(s) => SwiotlbConfig {
+            mode: match s.mode {
+                scenario::SwiotlbMode::Off => SwiotlbMode::Off,
+                scenario::SwiotlbMode::On => SwiotlbMode::On,
+                scenario::SwiotlbMode::Force => SwiotlbMode::Force,
+                scenario::SwiotlbMode::Restricted => SwiotlbMode::Restricted,
+            },
+            start: s.start.0,
+            // Without swiotlb= the kernel starts from IO_TLB_DEFAULT_SIZE, already aligned.
+            nslabs: s.nslabs.unwrap_or(IO_TLB_DEFAULT_NSLABS),
+            nareas: s.nareas.unwrap_or(0),
+        },
+    };
+    DeviceConfig {
+        name: d.name.clone(),
+        driver: d.driver.clone(),
+        dma_mask: d.dma_mask,
+        bus_dma_limit: d.bus_dma_limit,
+        dma_coherent: d.coherent,
+        dma_range_map: cfg
+            .dma_ranges
+            .iter()
+            .map(|r| BusDmaRegion { cpu_start: r.cpu_start.0, dma_start: r.dma_start, size: r.size })
+            .collect(),
+        dma_bounce_unaligned_kmalloc: cfg.arch.dma_bounce_unaligned_kmalloc(),
+        arch_dma_minalign: cfg.arch.arch_dma_minalign(),
+        dma_api_debug: cfg.dma_api_debug,
+        nr_cpus: cfg.nr_cpus,
+        dma_parms: d.dma_parms.map(|p| DmaParms {
+            min_align_mask: p.min_align_mask as u64,
+            seg_boundary_mask: p.seg_boundary_mask,
+            max_segment_size: p.max_segment_size,
+        }),
+        swiotlb,
+    }
+}
+
 impl LegacyBackend {
-    pub fn new(cfg: &Config) -> Self {
-        let d = &cfg.device;
-        let dc = DeviceConfig {
-            name: d.name.clone(),
-            driver: d.driver.clone(),
-            dma_mask: d.dma_mask,
-            bus_dma_limit: d.bus_dma_limit,
-            dma_coherent: d.coherent,
-            dma_range_map: cfg
-                .dma_ranges
-                .iter()
-                .map(|r| BusDmaRegion { cpu_start: r.cpu_start.0, dma_start: r.dma_start, size: r.size })
-                .collect(),
-            dma_bounce_unaligned_kmalloc: cfg.arch.dma_bounce_unaligned_kmalloc(),
-            arch_dma_minalign: cfg.arch.arch_dma_minalign(),
-            dma_api_debug: cfg.dma_api_debug,
-        };
-        LegacyBackend { model: LegacyModel::new(&dc) }
+    pub fn new(cfg: &Config, plat: &mut Platform) -> Self {
+        LegacyBackend { model: LegacyModel::new(&device_config(cfg), plat) }
     }
 }
 
@@ -61,16 +89,69 @@ impl Backend for LegacyBackend {
             ApiCall::SyncForCpu { addr, size, dir } => Call::SyncSingleForCpu { addr: addr.0, size, dir: dir.0 },
             ApiCall::SyncForDevice { addr, size, dir } => Call::SyncSingleForDevice { addr: addr.0, size, dir: dir.0 },
             ApiCall::MappingError { addr } => Call::MappingError { addr: addr.0 },
+            ApiCall::TblMapSingle { orig, size, alloc_align_mask, dir, attrs } => Call::SwiotlbTblMapSingle {
+                orig: orig.0,
+                mapping_size: size,
+                alloc_align_mask: alloc_align_mask as u64,
+                dir: dir.0,
+                attrs: attrs.0,
+            },
+            ApiCall::TblUnmapSingle { tlb_addr, size, dir, attrs } => {
+                Call::SwiotlbTblUnmapSingle { tlb_addr: tlb_addr.0, size, dir: dir.0, attrs: attrs.0 }
+            }
+            ApiCall::TblSyncForCpu { tlb_addr, size, dir } => {
+                Call::SwiotlbSyncSingleForCpu { tlb_addr: tlb_addr.0, size, dir: dir.0 }
+            }
+            ApiCall::TblSyncForDevice { tlb_addr, size, dir } => {
+                Call::SwiotlbSyncSingleForDevice { tlb_addr: tlb_addr.0, size, dir: dir.0 }
+            }
+            ApiCall::SwiotlbMaxMappingSize => Call::SwiotlbMaxMappingSize,
+            ApiCall::IsSwiotlbActive => Call::IsSwiotlbActive,
+            ApiCall::IsSwiotlbForceBounce => Call::IsSwiotlbForceBounce,
+            ApiCall::DmaKmallocNeedsBounce { size, dir } => Call::DmaKmallocNeedsBounce { size, dir: dir.0 },
+            ApiCall::SetMinAlignMask { mask } => Call::SetMinAlignMask { mask: mask as u64 },
+            ApiCall::SetSegBoundary { mask } => Call::SetSegBoundary { mask },
+            ApiCall::RunOnCpu { cpu } => Call::RunOnCpu { cpu },
         };
         match self.model.call(plat, c) {
             CallResult::Bug => ApiResult::Bug,
             CallResult::Returned(v) => match call {
-                ApiCall::MapPhys { .. } | ApiCall::MapPageAttrs { .. } | ApiCall::MapResource { .. } => {
-                    ApiResult::Dma(DmaAddr(v))
-                }
-                ApiCall::MappingError { .. } => ApiResult::Int(v as i64 as i32),
+                ApiCall::MapPhys { .. }
+                | ApiCall::MapPageAttrs { .. }
+                | ApiCall::MapResource { .. }
+                | ApiCall::TblMapSingle { .. } => ApiResult::Dma(DmaAddr(v)),
+                ApiCall::MappingError { .. } => ApiResult::Int(v as i64 as i32 as i64),
+                ApiCall::SwiotlbMaxMappingSize
+                | ApiCall::IsSwiotlbActive
+                | ApiCall::IsSwiotlbForceBounce
+                | ApiCall::DmaKmallocNeedsBounce { .. } => ApiResult::Int(v as i64),
                 _ => ApiResult::Void,
             },
         }
+    }
+
+    fn swiotlb_pool(&self) -> Option<PoolInfo> {
+        self.model.swiotlb_pool().map(|p| PoolInfo {
+            start: p.start,
+            end: p.end,
+            nslabs: p.nslabs,
+            nareas: p.nareas,
+            area_nslabs: p.area_nslabs,
+            force_bounce: p.force_bounce,
+        })
+    }
+
+    fn swiotlb_slot(&self, index: u64) -> SlotInfo {
+        let s = self.model.swiotlb_slot(index);
+        SlotInfo { orig_addr: s.orig_addr, alloc_size: s.alloc_size, list: s.list, pad_slots: s.pad_slots }
+    }
+
+    fn swiotlb_area(&self, area: u32) -> AreaInfo {
+        let a = self.model.swiotlb_area(area);
+        AreaInfo { index: a.index, used: a.used }
+    }
+
+    fn swiotlb_touched_segments(&self) -> Vec<u64> {
+        self.model.swiotlb_touched_segments()
     }
 }

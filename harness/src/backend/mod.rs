@@ -3,6 +3,7 @@
 pub mod legacy;
 pub mod phys;
 
+use crate::oracle::swiotlb::{AreaInfo, PoolInfo, SlotInfo};
 use crate::platform::Platform;
 use crate::scenario::Config;
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, KernelVersion, PhysAddr};
@@ -42,22 +43,106 @@ impl Side {
 /// A DMA API call with every argument resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiCall {
-    MapPhys { phys: PhysAddr, size: u64, dir: DmaDir, attrs: DmaAttrs },
-    MapPageAttrs { page: PhysAddr, offset: u64, size: u64, dir: DmaDir, attrs: DmaAttrs },
-    MapResource { phys: PhysAddr, size: u64, dir: DmaDir, attrs: DmaAttrs },
-    UnmapPhys { addr: DmaAddr, size: u64, dir: DmaDir, attrs: DmaAttrs },
-    UnmapPageAttrs { addr: DmaAddr, size: u64, dir: DmaDir, attrs: DmaAttrs },
-    UnmapResource { addr: DmaAddr, size: u64, dir: DmaDir, attrs: DmaAttrs },
-    SyncForCpu { addr: DmaAddr, size: u64, dir: DmaDir },
-    SyncForDevice { addr: DmaAddr, size: u64, dir: DmaDir },
-    MappingError { addr: DmaAddr },
+    MapPhys {
+        phys: PhysAddr,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    MapPageAttrs {
+        page: PhysAddr,
+        offset: u64,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    MapResource {
+        phys: PhysAddr,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    UnmapPhys {
+        addr: DmaAddr,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    UnmapPageAttrs {
+        addr: DmaAddr,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    UnmapResource {
+        addr: DmaAddr,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    SyncForCpu {
+        addr: DmaAddr,
+        size: u64,
+        dir: DmaDir,
+    },
+    SyncForDevice {
+        addr: DmaAddr,
+        size: u64,
+        dir: DmaDir,
+    },
+    MappingError {
+        addr: DmaAddr,
+    },
+    /// swiotlb_tbl_map_single(orig, mapping_size, alloc_align_mask, dir, attrs)
+    TblMapSingle {
+        orig: PhysAddr,
+        size: u64,
+        alloc_align_mask: u32,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    /// swiotlb_tbl_unmap_single(tlb_addr, size, dir, attrs)
+    TblUnmapSingle {
+        tlb_addr: PhysAddr,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    TblSyncForCpu {
+        tlb_addr: PhysAddr,
+        size: u64,
+        dir: DmaDir,
+    },
+    TblSyncForDevice {
+        tlb_addr: PhysAddr,
+        size: u64,
+        dir: DmaDir,
+    },
+    SwiotlbMaxMappingSize,
+    IsSwiotlbActive,
+    IsSwiotlbForceBounce,
+    DmaKmallocNeedsBounce {
+        size: u64,
+        dir: DmaDir,
+    },
+    SetMinAlignMask {
+        mask: u32,
+    },
+    SetSegBoundary {
+        mask: u64,
+    },
+    RunOnCpu {
+        cpu: u32,
+    },
 }
 
 /// What a call returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiResult {
+    /// A dma_addr_t, or the phys_addr_t swiotlb_tbl_map_single() returns.
     Dma(DmaAddr),
-    Int(i32),
+    /// An int, bool or size_t.
+    Int(i64),
     Void,
     /// The call hit BUG(); the side runs nothing after it.
     Bug,
@@ -68,12 +153,20 @@ pub trait Backend {
     fn side(&self) -> Side;
     /// Runs one call against `plat`.
     fn call(&mut self, plat: &mut Platform, call: &ApiCall) -> ApiResult;
+    /// The swiotlb pool this side booted, if any.
+    fn swiotlb_pool(&self) -> Option<PoolInfo>;
+    /// Slot `index` of the pool.
+    fn swiotlb_slot(&self, index: u64) -> SlotInfo;
+    /// Area `area` of the pool.
+    fn swiotlb_area(&self, area: u32) -> AreaInfo;
+    /// The 128-slot segments ever written, ascending.
+    fn swiotlb_touched_segments(&self) -> Vec<u64>;
 }
 
-/// Boots a fresh backend for `side`.
-pub fn boot(side: Side, cfg: &Config) -> Box<dyn Backend> {
+/// Boots a fresh backend for `side`; boot-time effects (the swiotlb pool memset) go to `plat`.
+pub fn boot(side: Side, cfg: &Config, plat: &mut Platform) -> Box<dyn Backend> {
     match side {
-        Side::Legacy => Box::new(legacy::LegacyBackend::new(cfg)),
-        Side::Phys => Box::new(phys::PhysBackend::new(cfg)),
+        Side::Legacy => Box::new(legacy::LegacyBackend::new(cfg, plat)),
+        Side::Phys => Box::new(phys::PhysBackend::new(cfg, plat)),
     }
 }

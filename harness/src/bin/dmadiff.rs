@@ -33,6 +33,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Measure what runs cost (release builds give meaningful figures).
+    Bench {
+        /// Runs per batch.
+        #[arg(long, default_value_t = 200)]
+        runs: u32,
+    },
     /// Print both sides' traces of one scenario side by side, first divergence marked.
     Explain {
         file: PathBuf,
@@ -121,7 +127,7 @@ fn run(paths: &[PathBuf], json: bool) -> ExitCode {
             Verdict::Agree => t.agree += 1,
             Verdict::ExpectedDivergence { .. } => t.expected += 1,
             Verdict::Divergence { .. } => t.divergent += 1,
-            Verdict::IntegrityFailure { .. } => t.integrity += 1,
+            Verdict::IntegrityFailure { .. } | Verdict::InvariantFailure { .. } => t.integrity += 1,
             Verdict::UnmetExpectation { .. } => t.unmet += 1,
         }
         if json {
@@ -188,5 +194,9 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Run { paths, json } => run(&paths, json),
         Cmd::Explain { file, stacked } => explain(&file, stacked),
+        Cmd::Bench { runs } => {
+            dmadiff::bench::print(&dmadiff::bench::swiotlb_pool_sizes(runs));
+            ExitCode::SUCCESS
+        }
     }
 }

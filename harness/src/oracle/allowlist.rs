@@ -56,6 +56,7 @@ pub const DIVERGENCES: &[(&str, Pred)] = &[
     ("map-resource-overflow-report", map_resource_overflow_report),
     ("map-resource-debug-pfn-valid", map_resource_debug_pfn_valid),
     ("dma-mask-warn-once-site", dma_mask_warn_once_site),
+    ("mmio-force-bounce", mmio_force_bounce),
 ];
 
 /// The id of the divergence that explains op `i`'s difference, if any.
@@ -156,6 +157,23 @@ fn map_resource_debug_pfn_valid(sc: &Scenario, i: usize, _l: &SideRun, p: &SideR
     let plat = crate::platform::Platform::new(&sc.config);
     plat.pfn_valid(phys.pfn())
         && p.events.iter().all(|e| matches!(e, Event::Report { kind: ReportKind::WarnOn, text, .. } if text == "pfn_valid(PHYS_PFN(phys_addr))"))
+}
+
+/// MMIO on a force-bounce device: v6.16 maps it, v6.18 refuses it.
+fn mmio_force_bounce(sc: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    let (lr, pr) = (&l.records[i], &p.records[i]);
+    let force = sc.config.swiotlb.is_some_and(|s| {
+        matches!(s.mode, crate::scenario::SwiotlbMode::Force | crate::scenario::SwiotlbMode::Restricted)
+    });
+    force
+        && is_mmio_map(pr.call)
+        && lr.outcome != Outcome::Bug
+        && pr.outcome == Outcome::Dma(DMA_MAPPING_ERROR)
+        && pr.events.iter().all(|e| match e {
+            Event::Report { kind: ReportKind::DevWarn, text, .. } => is_overflow(text),
+            Event::TraceMap { event, .. } => event == "dma_map_phys",
+            _ => false,
+        })
 }
 
 #[cfg(test)]

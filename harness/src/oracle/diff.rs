@@ -87,8 +87,12 @@ fn show(o: &crate::exec::Outcome) -> String {
     }
 }
 
-/// The first op where the sides differ.
+/// The first op where the sides differ (a difference at boot counts as op 0).
 pub fn first_divergence(l: &SideRun, p: &SideRun) -> Option<Divergence> {
+    let boot = |r: &SideRun, v| r.boot_events.iter().map(|e| normalise(e, v)).collect::<Vec<_>>();
+    if boot(l, KernelVersion::V6_16) != boot(p, KernelVersion::V6_18) {
+        return Some(Divergence { op: 0, what: "the boots differ (pool set-up events)".into() });
+    }
     l.records
         .iter()
         .zip(p.records.iter())

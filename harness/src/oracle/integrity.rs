@@ -13,9 +13,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::exec::Mapping;
 use crate::platform::cache::CACHE_LINE;
-use crate::platform::memory::initial_byte;
+use crate::platform::memory::fresh_byte;
 use crate::platform::trace::{CacheOp, Event};
-use crate::scenario::{Config, MapKind, UnmapKind};
+use crate::scenario::UnmapKind;
 use crate::types::{DmaAttrs, DmaDir, PhysAddr};
 
 /// What the oracle is told about each operation.
@@ -70,6 +70,10 @@ struct Byte {
     cpu_ok: bool,
     dev_ok: bool,
     dev_may_write: bool,
+    /// Handed to the device without the map-time clean (DMA_ATTR_SKIP_CPU_SYNC) and not
+    /// synced for the device since: a bounce copy may still sit in dirty cache lines that a
+    /// later invalidate drops or writes back over the device's data.
+    needs_clean: bool,
 }
 
 /// Ranges longer than this are not tracked byte by byte: they become unverifiable.
@@ -77,6 +81,10 @@ const MAX_TRACKED: u64 = 4 << 20;
 
 pub struct Integrity {
     bytes: HashMap<u64, Byte>,
+    /// Memory zeroed at boot (what untouched bytes there hold).
+    zeroed: Vec<(u64, u64)>,
+    /// The swiotlb pool: device accesses that land in it went through a bounce buffer.
+    bounce_pool: Option<(u64, u64)>,
     /// Ranges a giant or wrapping operation touched; nothing in them is judged again.
     unverifiable: Vec<(u64, u64)>,
     /// Cache lines the CPU may hold dirty (stored to since the last clean or invalidate).
@@ -89,32 +97,44 @@ fn lines(p: u64, len: u64) -> impl Iterator<Item = u64> {
     (first..=last).step_by(CACHE_LINE as usize)
 }
 
-/// The device access reached the buffer the mapping names: it did not fault and was not routed
-/// elsewhere (an untranslated MMIO-style address behind dma-ranges). With bounce buffers this
-/// will compare with the slot instead.
-fn reached(m: &Mapping, off: u64, landed: Option<PhysAddr>) -> bool {
-    landed == Some(PhysAddr(m.phys.0.wrapping_add(off)))
+/// The device access reached the buffer the mapping names, directly or through its bounce
+/// buffer: it did not fault and was not routed elsewhere (an untranslated MMIO-style address
+/// behind dma-ranges).
+fn reached(m: &Mapping, off: u64, landed: Option<PhysAddr>, pool: Option<(u64, u64)>) -> bool {
+    match landed {
+        Some(p) => p.0 == m.phys.0.wrapping_add(off) || pool.is_some_and(|(a, b)| p.0 >= a && p.0 < b),
+        None => false,
+    }
 }
 
 /// The mapping and range an access covers, if the contract allows it.
 fn in_contract(target: Option<(&Mapping, u64)>, len: u64) -> Option<(&Mapping, u64)> {
     let (m, off) = target?;
-    (m.mapped && m.live && len <= m.size && off <= m.size - len).then_some((m, off))
+    (!m.allocator_level && !m.tainted && m.mapped && m.live && len <= m.size && off <= m.size - len).then_some((m, off))
 }
 
 impl Integrity {
-    pub fn new(_cfg: &Config) -> Self {
-        Integrity { bytes: HashMap::new(), unverifiable: Vec::new(), dirty: HashSet::new() }
+    /// An oracle for a side whose boot zeroed `zeroed` and set up `bounce_pool`.
+    pub fn new(zeroed: &[(u64, u64)], bounce_pool: Option<(u64, u64)>) -> Self {
+        Integrity {
+            bytes: HashMap::new(),
+            zeroed: zeroed.to_vec(),
+            bounce_pool,
+            unverifiable: Vec::new(),
+            dirty: HashSet::new(),
+        }
     }
 
     fn byte(&mut self, p: u64) -> &mut Byte {
+        let value = fresh_byte(&self.zeroed, p);
         self.bytes.entry(p).or_insert(Byte {
-            value: initial_byte(p),
+            value,
             writer: None,
             defined: true,
             cpu_ok: true,
             dev_ok: false,
             dev_may_write: false,
+            needs_clean: false,
         })
     }
 
@@ -144,8 +164,16 @@ impl Integrity {
         for a in range {
             let dirty = self.line_dirty(a);
             let b = self.byte(a);
-            b.dev_ok = dir.device_reads() && b.defined && !dirty;
+            // Without the map-time clean (DMA_ATTR_SKIP_CPU_SYNC) nothing is promised until a
+            // sync_for_device: a bounce copy, for one, may still sit in dirty cache lines.
+            // Device stores the CPU never took back: a bounce buffer is refilled from the
+            // CPU's stale copy, a direct mapping keeps them. Either may be what the device sees.
+            if dir.device_reads() && matches!(b.writer, Some((true, _))) && !b.cpu_ok {
+                b.defined = false;
+            }
+            b.dev_ok = clean && dir.device_reads() && b.defined && !dirty;
             b.dev_may_write = dir.device_writes();
+            b.needs_clean = !clean;
             if dir.device_writes() {
                 b.cpu_ok = false;
             }
@@ -159,10 +187,20 @@ impl Integrity {
             let dirty = self.line_dirty(a);
             let b = self.byte(a);
             if dir.device_writes() {
-                b.cpu_ok = b.defined && !dirty;
+                // A copy back from a bounce buffer that was never cleaned brings garbage, and
+                // the invalidate drops or half-writes-back dirty CPU lines: either way the
+                // bytes hold no one writer's value any more.
+                // CPU stores the device was never handed are overwritten by the copy back
+                // from a bounce buffer.
+                let cpu_only = matches!(b.writer, Some((false, _))) && !b.dev_may_write;
+                if b.needs_clean || dirty || cpu_only {
+                    b.defined = false;
+                }
+                b.cpu_ok = b.defined;
             }
             b.dev_ok = false;
             b.dev_may_write = false;
+            b.needs_clean = false;
         }
         if dir.device_writes() {
             for l in lines(p, len) {
@@ -181,14 +219,19 @@ impl Integrity {
         }
     }
 
-    /// A call outside the contract invalidated caches: CPU data there may be gone.
-    fn undefine_invalidated(&mut self, events: &[Event]) {
+    /// A call outside the contract invalidated caches or bounced data: what was there may be
+    /// gone or overwritten.
+    fn undefine_effects(&mut self, events: &[Event]) {
         for e in events {
-            if let Event::ArchSync { op: CacheOp::Inval, phys, size, .. } = e {
-                let first = phys.0 & !(CACHE_LINE - 1);
-                let len =
-                    (phys.0 - first).saturating_add((*size).max(1)).saturating_add(CACHE_LINE - 1) & !(CACHE_LINE - 1);
-                self.undefine(first, len);
+            match e {
+                Event::ArchSync { op: CacheOp::Inval, phys, size, .. } => {
+                    let first = phys.0 & !(CACHE_LINE - 1);
+                    let len = (phys.0 - first).saturating_add((*size).max(1)).saturating_add(CACHE_LINE - 1)
+                        & !(CACHE_LINE - 1);
+                    self.undefine(first, len);
+                }
+                Event::Memcpy { dst, size, .. } => self.undefine(dst.0, *size),
+                _ => {}
             }
         }
     }
@@ -202,8 +245,9 @@ impl Integrity {
             }
             let Some(b) = self.bytes.get(&p).copied() else {
                 // Untouched: the initial content, which the CPU always sees.
-                if cpu && *got != initial_byte(p) {
-                    bad.push((i, initial_byte(p), *got, None));
+                let want = fresh_byte(&self.zeroed, p);
+                if cpu && *got != want {
+                    bad.push((i, want, *got, None));
                 }
                 continue;
             };
@@ -231,24 +275,16 @@ impl Integrity {
         let op = op as u32;
         match a {
             Access::Map(m) => {
-                if m.mapped {
+                if m.mapped && !m.allocator_level {
                     self.to_device(m.phys.0, m.size, m.dir, !m.attrs.contains(DmaAttrs::SKIP_CPU_SYNC));
                 }
                 Vec::new()
             }
             Access::Unmap { target, kind, size, dir, attrs, events } => {
                 let mut transferred = false;
-                if let Some((m, off)) = target.filter(|(m, _)| m.mapped && m.live) {
-                    let matching = off == 0
-                        && size == m.size
-                        && dir == m.dir
-                        && attrs == m.attrs
-                        && matches!(
-                            (m.kind, kind),
-                            (MapKind::Phys, UnmapKind::Phys)
-                                | (MapKind::PageAttrs, UnmapKind::PageAttrs)
-                                | (MapKind::Resource, UnmapKind::Resource)
-                        );
+                // Allocator-level buffers have no ownership contract: only their effects count.
+                if let Some((m, off)) = target.filter(|(m, _)| m.mapped && m.live && !m.tainted && !m.allocator_level) {
+                    let matching = m.is_undone_by(kind, off, size, dir, attrs);
                     if matching && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
                         self.to_cpu(m.phys.0, m.size, dir);
                         transferred = true;
@@ -258,7 +294,12 @@ impl Integrity {
                     }
                 }
                 if !transferred {
-                    self.undefine_invalidated(events);
+                    self.undefine_effects(events);
+                    // Misuse on a mapping (wrong direction, size or call) may have moved its
+                    // bounce copies either way: none of its bytes can be vouched for.
+                    if let Some((m, _)) = target.filter(|(m, _)| m.mapped && !m.allocator_level) {
+                        self.undefine(m.phys.0, m.size);
+                    }
                 }
                 Vec::new()
             }
@@ -270,13 +311,43 @@ impl Integrity {
                         if for_cpu {
                             self.to_cpu(p, size, dir)
                         } else {
+                            // Handing part of a buffer back to a device that still owns its
+                            // own stores: the clean of a stale bounce line can overwrite them
+                            // anywhere in the buffer, not only in the synced range.
+                            if let Some(range) = self.tracked(m.phys.0, m.size) {
+                                for a in range {
+                                    if let Some(b) = self.bytes.get_mut(&a) {
+                                        if matches!(b.writer, Some((true, _))) && !b.cpu_ok {
+                                            b.defined = false;
+                                        }
+                                    }
+                                }
+                            }
+                            // sync_for_device(DMA_FROM_DEVICE) copies nothing into a bounce
+                            // buffer: CPU stores since the last copy are lost at the copy back.
+                            if dir == DmaDir::FROM_DEVICE {
+                                if let Some(range) = self.tracked(p, size) {
+                                    for a in range {
+                                        if let Some(b) = self.bytes.get_mut(&a) {
+                                            if matches!(b.writer, Some((false, _))) && !b.dev_may_write {
+                                                b.defined = false;
+                                            }
+                                        }
+                                    }
+                                }
+                            }
                             self.to_device(p, size, dir, true)
                         }
                         transferred = true;
                     }
                 }
                 if !transferred {
-                    self.undefine_invalidated(events);
+                    self.undefine_effects(events);
+                    // Misuse on a mapping (wrong direction, size or call) may have moved its
+                    // bounce copies either way: none of its bytes can be vouched for.
+                    if let Some((m, _)) = target.filter(|(m, _)| m.mapped && !m.allocator_level) {
+                        self.undefine(m.phys.0, m.size);
+                    }
                 }
                 Vec::new()
             }
@@ -308,7 +379,7 @@ impl Integrity {
             Access::DevWrite { target, data, landed } => {
                 let len = data.len() as u64;
                 // A store that faulted or was routed elsewhere changed nothing in the buffer.
-                match in_contract(target, len).filter(|&(m, off)| reached(m, off, landed)) {
+                match in_contract(target, len).filter(|&(m, off)| reached(m, off, landed, self.bounce_pool)) {
                     Some((m, off)) => {
                         for (i, v) in data.iter().enumerate() {
                             let a = m.phys.0.wrapping_add(off + i as u64);
@@ -317,7 +388,7 @@ impl Integrity {
                             let b = self.byte(a);
                             b.value = *v;
                             b.writer = Some((true, op));
-                            b.defined = b.dev_may_write && !dirty;
+                            b.defined = b.dev_may_write && !dirty && !b.needs_clean;
                             b.cpu_ok = false;
                             b.dev_ok = b.defined;
                         }
@@ -331,7 +402,9 @@ impl Integrity {
                 Vec::new()
             }
             Access::DevRead { target, data, landed } => {
-                match in_contract(target, data.len() as u64).filter(|&(m, off)| reached(m, off, landed)) {
+                match in_contract(target, data.len() as u64)
+                    .filter(|&(m, off)| reached(m, off, landed, self.bounce_pool))
+                {
                     Some((m, off)) => self.check("dev_read", m.phys.0.wrapping_add(off), data, false),
                     None => Vec::new(),
                 }
@@ -343,11 +416,13 @@ impl Integrity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::MapKind;
     use crate::types::DmaAddr;
 
     fn map(phys: u64, size: u64, dir: DmaDir, attrs: DmaAttrs) -> Mapping {
         Mapping {
             kind: MapKind::Phys,
+            allocator_level: false,
             phys: PhysAddr(phys),
             dma: DmaAddr(phys),
             size,
@@ -355,6 +430,7 @@ mod tests {
             attrs,
             mapped: true,
             live: true,
+            tainted: false,
         }
     }
 
@@ -371,7 +447,7 @@ mod tests {
 
     #[test]
     fn device_must_see_cpu_data_handed_over_to_device() {
-        let mut o = Integrity::new(&Config::default());
+        let mut o = Integrity::new(&[], None);
         o.observe(0, Access::CpuWrite { phys: PhysAddr(0x1000), data: &[7; 64] });
         let m = map(0x1000, 64, DmaDir::TO_DEVICE, DmaAttrs(0));
         o.observe(1, Access::Map(&m));
@@ -386,7 +462,7 @@ mod tests {
 
     #[test]
     fn cpu_must_see_device_data_after_unmap_but_not_before() {
-        let mut o = Integrity::new(&Config::default());
+        let mut o = Integrity::new(&[], None);
         let m = map(0x2000, 128, DmaDir::FROM_DEVICE, DmaAttrs(0));
         o.observe(0, Access::Map(&m));
         o.observe(1, Access::DevWrite { target: Some((&m, 0)), data: &[0x5a; 128], landed: Some(PhysAddr(0x2000)) });
@@ -401,7 +477,7 @@ mod tests {
 
     #[test]
     fn skip_cpu_sync_without_a_sync_guarantees_nothing() {
-        let mut o = Integrity::new(&Config::default());
+        let mut o = Integrity::new(&[], None);
         o.observe(0, Access::CpuWrite { phys: PhysAddr(0x3000), data: &[3; 64] });
         let m = map(0x3000, 64, DmaDir::TO_DEVICE, DmaAttrs::SKIP_CPU_SYNC);
         o.observe(1, Access::Map(&m));
@@ -421,7 +497,7 @@ mod tests {
 
     #[test]
     fn cpu_store_into_a_shared_cache_line_makes_device_data_unverifiable() {
-        let mut o = Integrity::new(&Config::default());
+        let mut o = Integrity::new(&[], None);
         let m = map(0x4000, 32, DmaDir::FROM_DEVICE, DmaAttrs(0));
         o.observe(0, Access::Map(&m));
         o.observe(1, Access::DevWrite { target: Some((&m, 0)), data: &[0xaa; 32], landed: Some(PhysAddr(0x4000)) });
@@ -432,7 +508,7 @@ mod tests {
 
     #[test]
     fn invalidation_outside_the_contract_makes_cpu_data_unverifiable() {
-        let mut o = Integrity::new(&Config::default());
+        let mut o = Integrity::new(&[], None);
         o.observe(0, Access::CpuWrite { phys: PhysAddr(0x5000), data: &[4; 64] });
         let inval = [Event::ArchSync {
             hook: crate::platform::trace::ArchHook::SyncForCpu,

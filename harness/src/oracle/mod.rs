@@ -3,3 +3,4 @@
 pub mod allowlist;
 pub mod diff;
 pub mod integrity;
+pub mod swiotlb;

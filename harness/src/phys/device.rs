@@ -2,6 +2,9 @@
 
 use std::collections::HashSet;
 
+use std::collections::HashMap;
+
+use super::swiotlb::{swiotlb_init, IoTlbMem, RATELIMIT_BURST};
 use crate::platform::trace::ReportKind;
 use crate::platform::Platform;
 use crate::scenario::{Config, DmaRange};
@@ -30,12 +33,31 @@ pub struct Device {
     pub arch_dma_minalign: u64,
     /// CONFIG_DMA_API_DEBUG
     pub dma_api_debug: bool,
+    /// dev->dma_parms (struct device_dma_parameters), if the bus provides one.
+    pub dma_parms: Option<DmaParms>,
+    /// dev->dma_io_tlb_mem, when swiotlb was allocated.
+    pub swiotlb: Option<IoTlbMem>,
+    /// raw_smp_processor_id() of the calling context.
+    pub cpu: u32,
     /// Call sites whose *_ONCE report already fired.
     once: HashSet<&'static str>,
+    /// Messages printed per ratelimited call site.
+    ratelimit: HashMap<&'static str, u32>,
+}
+
+/// struct device_dma_parameters
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaParms {
+    /// 0: unset (dma_get_max_seg_size() gives SZ_64K).
+    pub max_segment_size: u32,
+    pub min_align_mask: u32,
+    /// 0: unset (dma_get_seg_boundary() gives ULONG_MAX).
+    pub segment_boundary_mask: u64,
 }
 
 impl Device {
-    pub fn new(cfg: &Config) -> Self {
+    /// Boots the device: swiotlb is set up on `plat` as the kernel would at boot.
+    pub fn new(cfg: &Config, plat: &mut Platform) -> Self {
         let d = &cfg.device;
         let mut dev = Device {
             name: d.name.clone(),
@@ -48,8 +70,17 @@ impl Device {
             dma_bounce_unaligned_kmalloc: cfg.arch.dma_bounce_unaligned_kmalloc(),
             arch_dma_minalign: cfg.arch.arch_dma_minalign() as u64,
             dma_api_debug: cfg.dma_api_debug,
+            dma_parms: d.dma_parms.map(|p| DmaParms {
+                max_segment_size: p.max_segment_size,
+                min_align_mask: p.min_align_mask,
+                segment_boundary_mask: p.seg_boundary_mask,
+            }),
+            swiotlb: None,
+            cpu: 0,
             once: HashSet::new(),
+            ratelimit: HashMap::new(),
         };
+        dev.swiotlb = cfg.swiotlb.and_then(|s| swiotlb_init(plat, &s, cfg.nr_cpus));
         crate::phys::mapping::dma_setup_need_sync(&mut dev);
         dev
     }
@@ -72,6 +103,17 @@ impl Device {
         if self.first_time(site) {
             let text = format!("{} {}: {}", self.driver, self.name, msg);
             plat.report(ReportKind::DevWarn, func, &text);
+        }
+    }
+
+    /// models dev_warn_ratelimited(): DEFAULT_RATELIMIT_BURST messages per call site, as no
+    /// time passes within a scenario.
+    pub fn dev_warn_ratelimited(&mut self, plat: &mut Platform, site: &'static str, func: &str, msg: &str) {
+        let n = self.ratelimit.entry(site).or_insert(0);
+        if *n < RATELIMIT_BURST {
+            *n += 1;
+            let text = format!("{} {}: {}", self.driver, self.name, msg);
+            plat.report(ReportKind::DevWarning, func, &text);
         }
     }
 

@@ -10,25 +10,39 @@ use crate::platform::Platform;
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, DMA_MAPPING_ERROR};
 
 /// models dma_direct_sync_single_for_device()
-pub fn dma_direct_sync_single_for_device(dev: &mut Device, plat: &mut Platform, addr: DmaAddr, size: u64, dir: DmaDir) {
+pub fn dma_direct_sync_single_for_device(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+) -> KResult<()> {
     let paddr = dma_to_phys(dev, addr);
-    swiotlb::swiotlb_sync_single_for_device(dev, plat, paddr, size, dir);
+    swiotlb::swiotlb_sync_single_for_device(dev, plat, paddr, size, dir)?;
     if !dev_is_dma_coherent(dev) {
         plat.arch_sync_dma_for_device(paddr, size, dir);
     }
+    Ok(())
 }
 
 /// models dma_direct_sync_single_for_cpu()
-pub fn dma_direct_sync_single_for_cpu(dev: &mut Device, plat: &mut Platform, addr: DmaAddr, size: u64, dir: DmaDir) {
+pub fn dma_direct_sync_single_for_cpu(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: DmaAddr,
+    size: u64,
+    dir: DmaDir,
+) -> KResult<()> {
     let paddr = dma_to_phys(dev, addr);
     if !dev_is_dma_coherent(dev) {
         plat.arch_sync_dma_for_cpu(paddr, size, dir);
         plat.arch_sync_dma_for_cpu_all();
     }
-    swiotlb::swiotlb_sync_single_for_cpu(dev, plat, paddr, size, dir);
+    swiotlb::swiotlb_sync_single_for_cpu(dev, plat, paddr, size, dir)?;
     if dir == DmaDir::FROM_DEVICE {
         plat.arch_dma_mark_clean(paddr, size);
     }
+    Ok(())
 }
 
 /// models dma_direct_map_phys() as inlined into dma_map_phys(); `site` names the inlined
@@ -93,16 +107,16 @@ pub fn dma_direct_unmap_phys(
     size: u64,
     dir: DmaDir,
     attrs: DmaAttrs,
-) {
+) -> KResult<()> {
     // Nothing to do for MMIO: uncached and never bounced.
     if attrs.contains(DmaAttrs::MMIO) {
-        return;
+        return Ok(());
     }
     let phys = dma_to_phys(dev, addr);
     if !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
-        dma_direct_sync_single_for_cpu(dev, plat, addr, size, dir);
+        dma_direct_sync_single_for_cpu(dev, plat, addr, size, dir)?;
     }
-    swiotlb::swiotlb_tbl_unmap_single(dev, plat, phys, size, dir, attrs | DmaAttrs::SKIP_CPU_SYNC);
+    swiotlb::swiotlb_tbl_unmap_single(dev, plat, phys, size, dir, attrs | DmaAttrs::SKIP_CPU_SYNC)
 }
 
 #[cfg(test)]
@@ -118,7 +132,8 @@ mod tests {
         c.ram.push(Region { start: PhysAddr(0x1_0000_0000), size: 0x10_0000 });
         c.mmio.push(Region { start: PhysAddr(0x4000_0000), size: 0x1000 });
         c.dma_ranges = ranges.to_vec();
-        (Device::new(&c), Platform::new(&c))
+        let mut p = Platform::new(&c);
+        (Device::new(&c, &mut p), p)
     }
 
     const SITE: &str = "test";
@@ -185,10 +200,32 @@ mod tests {
     }
 
     #[test]
-    fn kmalloc_heuristic_refuses_small_from_device_maps_without_swiotlb() {
+    fn kmalloc_heuristic_bounces_only_when_swiotlb_exists() {
+        // No swiotlb: the kmalloc caches stay ARCH_DMA_MINALIGN-aligned, nothing to bounce.
         let (mut d, mut p) = setup(false, &[]);
         let a = dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_0040), 64, DmaDir::FROM_DEVICE, DmaAttrs(0));
-        assert_eq!(a, Ok(DMA_MAPPING_ERROR));
+        assert_eq!(a, Ok(DmaAddr(0x8000_0040)));
+        // With a pool, a 64-byte FROM_DEVICE buffer of a non-coherent device is bounced.
+        let mut c = Config::default();
+        c.device.coherent = false;
+        c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x10_0000 });
+        c.ram.push(Region { start: PhysAddr(0x9000_0000), size: 0x10_0000 });
+        c.swiotlb = Some(crate::scenario::SwiotlbConfig {
+            mode: crate::scenario::SwiotlbMode::On,
+            start: PhysAddr(0x9000_0000),
+            nslabs: Some(128),
+            nareas: Some(1),
+        });
+        let mut p = Platform::new(&c);
+        let mut d = Device::new(&c, &mut p);
+        p.take_events();
+        let a = dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_0040), 64, DmaDir::FROM_DEVICE, DmaAttrs(0));
+        assert_eq!(a, Ok(DmaAddr(0x9000_0000)));
+        let ev = p.take_events();
+        assert!(matches!(ev[0], Event::TraceSwiotlbBounced { size: 64, force: false, .. }), "{ev:?}");
+        assert_eq!(ev[1], Event::Memcpy { dst: PhysAddr(0x9000_0000), src: PhysAddr(0x8000_0040), size: 64 });
+        assert!(matches!(ev[2], Event::ArchSync { hook: ArchHook::SyncForDevice, phys: PhysAddr(0x9000_0000), .. }));
+        assert!(!d.dma_skip_sync);
         let a = dma_direct_map_phys(&mut d, &mut p, SITE, PhysAddr(0x8000_0080), 128, DmaDir::FROM_DEVICE, DmaAttrs(0));
         assert_eq!(a, Ok(DmaAddr(0x8000_0080)));
     }
@@ -196,12 +233,13 @@ mod tests {
     #[test]
     fn unmap_invalidates_by_direction_and_skips_mmio() {
         let (mut d, mut p) = setup(false, &[]);
-        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs(0));
+        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs(0)).unwrap();
         assert_eq!(arch_syncs(&mut p), vec![(ArchHook::SyncForCpu, 0x8000_1000, 0x80, CacheOp::Inval)]);
-        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::TO_DEVICE, DmaAttrs(0));
+        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::TO_DEVICE, DmaAttrs(0)).unwrap();
         assert_eq!(arch_syncs(&mut p), vec![(ArchHook::SyncForCpu, 0x8000_1000, 0x80, CacheOp::None)]);
-        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs::MMIO);
-        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs::SKIP_CPU_SYNC);
+        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs::MMIO).unwrap();
+        dma_direct_unmap_phys(&mut d, &mut p, DmaAddr(0x8000_1000), 0x80, DmaDir::FROM_DEVICE, DmaAttrs::SKIP_CPU_SYNC)
+            .unwrap();
         assert!(p.take_events().is_empty());
     }
 
@@ -209,8 +247,8 @@ mod tests {
     fn partial_syncs_act_on_dma_to_phys_of_the_address_and_the_given_size() {
         let r = DmaRange { cpu_start: PhysAddr(0x8000_0000), dma_start: 0x0, size: 0x10_0000 };
         let (mut d, mut p) = setup(false, &[r]);
-        dma_direct_sync_single_for_cpu(&mut d, &mut p, DmaAddr(0x1040), 0x20, DmaDir::BIDIRECTIONAL);
-        dma_direct_sync_single_for_device(&mut d, &mut p, DmaAddr(0x1071), 0x3, DmaDir::BIDIRECTIONAL);
+        dma_direct_sync_single_for_cpu(&mut d, &mut p, DmaAddr(0x1040), 0x20, DmaDir::BIDIRECTIONAL).unwrap();
+        dma_direct_sync_single_for_device(&mut d, &mut p, DmaAddr(0x1071), 0x3, DmaDir::BIDIRECTIONAL).unwrap();
         assert_eq!(
             arch_syncs(&mut p),
             vec![

@@ -80,7 +80,7 @@ mod tests {
             .iter()
             .map(|&(cpu, dma, size)| DmaRange { cpu_start: PhysAddr(cpu), dma_start: dma, size })
             .collect();
-        Device::new(&c)
+        Device::new(&c, &mut crate::platform::Platform::new(&c))
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The parts of include/linux/dma-map-ops.h (and the slab sizing under it) that dma-direct
 //! consults.
 
+use super::swiotlb::is_swiotlb_allocated;
 use super::Device;
 use crate::types::{DmaDir, PAGE_SHIFT, PAGE_SIZE};
 
@@ -36,10 +37,25 @@ fn kmalloc_cache_size(size: u64) -> u64 {
     }
 }
 
-/// models kmalloc_size_roundup()
-pub fn kmalloc_size_roundup(size: u64) -> u64 {
+/// ARCH_KMALLOC_MINALIGN on arm64 (and arch_slab_minalign(): no KASAN/MTE here).
+const ARCH_KMALLOC_MINALIGN: u64 = 8;
+
+/// models __kmalloc_minalign(): the kmalloc caches shrink to ARCH_KMALLOC_MINALIGN only when
+/// unaligned buffers can be bounced, i.e. swiotlb was allocated.
+fn __kmalloc_minalign(dev: &Device) -> u64 {
+    let minalign = if dev.dma_bounce_unaligned_kmalloc && is_swiotlb_allocated(dev) {
+        ARCH_KMALLOC_MINALIGN
+    } else {
+        dma_get_cache_alignment(dev)
+    };
+    minalign.max(ARCH_KMALLOC_MINALIGN)
+}
+
+/// models kmalloc_size_roundup(): new_kmalloc_cache() aliases each cache to the one of
+/// ALIGN(size, __kmalloc_minalign()), so that is the object size.
+pub fn kmalloc_size_roundup(dev: &Device, size: u64) -> u64 {
     if size != 0 && size <= KMALLOC_MAX_CACHE_SIZE {
-        return kmalloc_cache_size(size);
+        return kmalloc_cache_size(size).next_multiple_of(__kmalloc_minalign(dev));
     }
     if size != 0 && size <= KMALLOC_MAX_SIZE {
         return PAGE_SIZE << get_order(size);
@@ -68,7 +84,7 @@ pub fn dma_kmalloc_size_aligned(dev: &Device, size: u64) -> bool {
     if size >= 2 * dev.arch_dma_minalign {
         return true;
     }
-    kmalloc_size_roundup(size) % dma_get_cache_alignment(dev) == 0
+    kmalloc_size_roundup(dev, size) % dma_get_cache_alignment(dev) == 0
 }
 
 /// models dma_kmalloc_needs_bounce(): a size heuristic that also fires for non-kmalloc memory.
@@ -81,8 +97,25 @@ mod tests {
     use super::*;
     use crate::scenario::{Arch, Config};
 
+    fn arm64(coherent: bool, swiotlb: bool) -> Device {
+        let mut c = Config::default();
+        c.arch = Arch::Arm64;
+        c.device.coherent = coherent;
+        c.ram.push(crate::scenario::Region { start: crate::types::PhysAddr(0x8000_0000), size: 0x100_0000 });
+        if swiotlb {
+            c.swiotlb = Some(crate::scenario::SwiotlbConfig {
+                mode: crate::scenario::SwiotlbMode::On,
+                start: crate::types::PhysAddr(0x8000_0000),
+                nslabs: Some(512),
+                nareas: Some(1),
+            });
+        }
+        Device::new(&c, &mut crate::platform::Platform::new(&c))
+    }
+
     #[test]
     fn kmalloc_roundup_follows_the_slub_caches() {
+        let d = arm64(false, true);
         let cases = [
             (0, 0),
             (1, 8),
@@ -100,17 +133,15 @@ mod tests {
             (0x40_0001, 0x40_0001),
         ];
         for (size, want) in cases {
-            assert_eq!(kmalloc_size_roundup(size), want, "size {size}");
+            assert_eq!(kmalloc_size_roundup(&d, size), want, "size {size}");
         }
     }
 
     #[test]
     fn bounce_heuristic_on_arm64() {
-        let mut c = Config::default();
-        c.arch = Arch::Arm64;
-        c.device.coherent = false;
-        let d = Device::new(&c);
-        // 64 -> kmalloc-64, not 128-aligned; 96 -> kmalloc-96; 128 and 256 are aligned.
+        // With swiotlb allocated the caches are 8-aligned: 64 -> kmalloc-64, 96 -> kmalloc-96
+        // are not 128-aligned; 128 and 256 are.
+        let d = arm64(false, true);
         assert!(dma_kmalloc_needs_bounce(&d, 64, DmaDir::FROM_DEVICE));
         assert!(dma_kmalloc_needs_bounce(&d, 96, DmaDir::BIDIRECTIONAL));
         assert!(dma_kmalloc_needs_bounce(&d, 129, DmaDir::FROM_DEVICE));
@@ -118,9 +149,18 @@ mod tests {
         assert!(!dma_kmalloc_needs_bounce(&d, 193, DmaDir::FROM_DEVICE));
         assert!(!dma_kmalloc_needs_bounce(&d, 0, DmaDir::FROM_DEVICE));
         assert!(!dma_kmalloc_needs_bounce(&d, 64, DmaDir::TO_DEVICE));
-        c.device.coherent = true;
-        assert!(!dma_kmalloc_needs_bounce(&Device::new(&c), 64, DmaDir::FROM_DEVICE));
+        assert!(!dma_kmalloc_needs_bounce(&arm64(true, true), 64, DmaDir::FROM_DEVICE));
+        // Without swiotlb every kmalloc cache is ARCH_DMA_MINALIGN-aligned: nothing to bounce.
+        let none = arm64(false, false);
+        assert_eq!(kmalloc_size_roundup(&none, 64), 128);
+        assert_eq!(kmalloc_size_roundup(&none, 192), 256);
+        assert!(!dma_kmalloc_needs_bounce(&none, 64, DmaDir::FROM_DEVICE));
+        let mut c = Config::default();
         c.arch = Arch::X86_64;
-        assert!(!dma_kmalloc_needs_bounce(&Device::new(&c), 64, DmaDir::FROM_DEVICE));
+        assert!(!dma_kmalloc_needs_bounce(
+            &Device::new(&c, &mut crate::platform::Platform::new(&c)),
+            64,
+            DmaDir::FROM_DEVICE
+        ));
     }
 }

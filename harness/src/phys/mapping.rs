@@ -79,7 +79,7 @@ pub fn dma_unmap_phys(
 ) -> KResult<()> {
     check_dir(dev, plat, "dma_unmap_phys", dir)?;
     if dma_map_direct(dev) {
-        dma_direct_unmap_phys(dev, plat, addr, size, dir, attrs);
+        dma_direct_unmap_phys(dev, plat, addr, size, dir, attrs)?;
     }
     plat.trace_dma_unmap("dma_unmap_phys", addr, size, dir, attrs);
     // debug_dma_unmap_phys(): dma-debug is not modelled yet.
@@ -176,7 +176,7 @@ fn __dma_sync_single_for_cpu(
 ) -> KResult<()> {
     check_dir(dev, plat, "__dma_sync_single_for_cpu", dir)?;
     if dma_map_direct(dev) {
-        dma_direct_sync_single_for_cpu(dev, plat, addr, size, dir);
+        dma_direct_sync_single_for_cpu(dev, plat, addr, size, dir)?;
     }
     plat.trace_dma_sync_single("dma_sync_single_for_cpu", addr, size, dir);
     Ok(())
@@ -192,7 +192,7 @@ fn __dma_sync_single_for_device(
 ) -> KResult<()> {
     check_dir(dev, plat, "__dma_sync_single_for_device", dir)?;
     if dma_map_direct(dev) {
-        dma_direct_sync_single_for_device(dev, plat, addr, size, dir);
+        dma_direct_sync_single_for_device(dev, plat, addr, size, dir)?;
     }
     plat.trace_dma_sync_single("dma_sync_single_for_device", addr, size, dir);
     Ok(())
@@ -240,7 +240,7 @@ pub fn dma_mapping_error(_dev: &Device, addr: DmaAddr) -> i32 {
 mod tests {
     use super::*;
     use crate::phys::Bug;
-    use crate::platform::trace::{Event, ReportKind};
+    use crate::platform::trace::Event;
     use crate::scenario::{Config, Region};
 
     fn setup(f: impl FnOnce(&mut Config)) -> (Device, Platform) {
@@ -249,7 +249,8 @@ mod tests {
         c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x10_0000 });
         c.mmio.push(Region { start: PhysAddr(0x8010_0000), size: 0x1000 });
         f(&mut c);
-        (Device::new(&c), Platform::new(&c))
+        let mut p = Platform::new(&c);
+        (Device::new(&c, &mut p), p)
     }
 
     fn names(p: &mut Platform) -> Vec<String> {
@@ -262,6 +263,8 @@ mod tests {
                 Event::ArchSync { .. } => "arch_sync".into(),
                 Event::Report { kind, text, .. } => format!("{kind:?}:{text}"),
                 Event::Fault { .. } => "fault".into(),
+                Event::Memcpy { .. } => "memcpy".into(),
+                Event::TraceSwiotlbBounced { .. } => "swiotlb_bounced".into(),
             })
             .collect()
     }

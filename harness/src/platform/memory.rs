@@ -21,16 +21,46 @@ pub fn initial_byte(p: u64) -> u8 {
     (p as u8) ^ ((p >> 8) as u8).rotate_left(3) ^ ((p >> 16) as u8) ^ 0xa5
 }
 
+/// The content of a byte nobody has written since boot, given the ranges zeroed at boot.
+pub fn fresh_byte(zeroed: &[(u64, u64)], p: u64) -> u8 {
+    if zeroed.iter().any(|&(a, b)| p >= a && p < b) {
+        0
+    } else {
+        initial_byte(p)
+    }
+}
+
 #[derive(Default)]
 pub struct Memory {
     ram: Vec<Region>,
     mmio: Vec<Region>,
+    /// Ranges zeroed at boot (the swiotlb pool), read as 0 until written.
+    zeroed: Vec<(u64, u64)>,
     pages: HashMap<u64, Box<[u8; PAGE_SIZE as usize]>>,
 }
 
 impl Memory {
     pub fn new(ram: &[Region], mmio: &[Region]) -> Self {
-        Memory { ram: ram.to_vec(), mmio: mmio.to_vec(), pages: HashMap::new() }
+        Memory { ram: ram.to_vec(), mmio: mmio.to_vec(), zeroed: Vec::new(), pages: HashMap::new() }
+    }
+
+    /// A boot-time memset(0) of [start, start + size), recorded lazily: no page is touched.
+    pub fn boot_memzero(&mut self, start: u64, size: u64) {
+        debug_assert!(self
+            .pages
+            .keys()
+            .all(|&pfn| (pfn << PAGE_SHIFT) + PAGE_SIZE <= start || pfn << PAGE_SHIFT >= start + size));
+        self.zeroed.push((start, start.saturating_add(size)));
+    }
+
+    /// The ranges zeroed at boot.
+    pub fn zeroed(&self) -> &[(u64, u64)] {
+        &self.zeroed
+    }
+
+    /// What a byte nobody has written since boot holds.
+    fn fresh_byte(&self, p: u64) -> u8 {
+        fresh_byte(&self.zeroed, p)
     }
 
     /// What backs the whole range [p, p + len), or None if it is mixed or unbacked.
@@ -53,16 +83,17 @@ impl Memory {
     pub fn read_byte(&self, p: u64) -> u8 {
         match self.pages.get(&(p >> PAGE_SHIFT)) {
             Some(page) => page[(p & (PAGE_SIZE - 1)) as usize],
-            None => initial_byte(p),
+            None => self.fresh_byte(p),
         }
     }
 
     pub fn write_byte(&mut self, p: u64, v: u8) {
+        let zeroed = &self.zeroed;
         let page = self.pages.entry(p >> PAGE_SHIFT).or_insert_with(|| {
             let base = p & !(PAGE_SIZE - 1);
             let mut b = Box::new([0u8; PAGE_SIZE as usize]);
             for (i, x) in b.iter_mut().enumerate() {
-                *x = initial_byte(base + i as u64);
+                *x = fresh_byte(zeroed, base + i as u64);
             }
             b
         });

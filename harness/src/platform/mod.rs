@@ -20,6 +20,8 @@ pub const SECTION_SIZE_BITS: u32 = 27;
 pub struct Platform {
     arch: Arch,
     coherent: bool,
+    /// *dev->dma_mask, or 0 for a NULL pointer (what swiotlb_bounced records).
+    dma_mask: u64,
     dma_ranges: Vec<DmaRange>,
     device_limit: u64,
     mem: Memory,
@@ -35,6 +37,7 @@ impl Platform {
         Platform {
             arch: cfg.arch,
             coherent: d.coherent,
+            dma_mask: d.dma_mask.unwrap_or(0),
             dma_ranges: cfg.dma_ranges.clone(),
             device_limit,
             mem: Memory::new(&cfg.ram, &cfg.mmio),
@@ -149,6 +152,35 @@ impl Platform {
 
     pub fn report(&mut self, kind: ReportKind, func: &str, text: &str) {
         self.events.push(Event::Report { kind, func: func.into(), text: text.into() });
+    }
+
+    pub fn trace_swiotlb_bounced(&mut self, dev_addr: DmaAddr, size: u64, force: bool) {
+        self.events.push(Event::TraceSwiotlbBounced { dma_mask: self.dma_mask, dev_addr, size, force });
+    }
+
+    // ---- kernel memory operations ---------------------------------------------------------
+
+    /// A memcpy() by the CPU between linear-map addresses: loads and stores through the cache.
+    pub fn cpu_memcpy(&mut self, dst: PhysAddr, src: PhysAddr, size: u64) {
+        self.events.push(Event::Memcpy { dst, src, size });
+        let size = size.min(crate::exec::MAX_ACCESS);
+        let (data, ok) = self.cpu_read(src, size);
+        if ok {
+            self.cpu_write(dst, &data);
+        }
+    }
+
+    /// A memset(0) at boot, before any cache line exists: the swiotlb pool.
+    pub fn boot_memzero(&mut self, start: PhysAddr, size: u64) {
+        if self.mem.backing(start, size) != Backing::Ram {
+            self.events.push(Event::Fault { what: format!("boot memset of {start}+{size:#x}: not all RAM") });
+        }
+        self.mem.boot_memzero(start.0, size);
+    }
+
+    /// The ranges zeroed at boot.
+    pub fn zeroed(&self) -> &[(u64, u64)] {
+        self.mem.zeroed()
     }
 
     // ---- CPU and device accesses --------------------------------------------------------
@@ -275,6 +307,15 @@ impl dmadiff_cref::Hooks for Platform {
     }
     fn report(&mut self, kind: ReportKind, func: &str, text: &str) {
         Platform::report(self, kind, func, text)
+    }
+    fn cpu_memcpy(&mut self, dst: u64, src: u64, size: u64) {
+        Platform::cpu_memcpy(self, PhysAddr(dst), PhysAddr(src), size)
+    }
+    fn boot_memzero(&mut self, start: u64, size: u64) {
+        Platform::boot_memzero(self, PhysAddr(start), size)
+    }
+    fn trace_swiotlb_bounced(&mut self, dev_addr: u64, size: u64, force: bool) {
+        Platform::trace_swiotlb_bounced(self, DmaAddr(dev_addr), size, force)
     }
 }
 

@@ -50,6 +50,10 @@ pub enum Event {
     /// Something the platform could not do (a device access nothing answers, cache
     /// maintenance on an address with no linear mapping).
     Fault { what: String },
+    /// A memcpy() by the CPU (swiotlb_bounce), through its cache.
+    Memcpy { dst: PhysAddr, src: PhysAddr, size: u64 },
+    /// Tracepoint swiotlb_bounced (include/trace/events/swiotlb.h).
+    TraceSwiotlbBounced { dma_mask: u64, dev_addr: DmaAddr, size: u64, force: bool },
 }
 
 impl Event {
@@ -91,8 +95,15 @@ impl Event {
                 ReportKind::DevWarn => format!("WARNING: {func}: {text}"),
                 ReportKind::DevErr => text.clone(),
                 ReportKind::Bug => format!("kernel BUG in {func}: BUG_ON({text})"),
+                ReportKind::DevWarning => text.clone(),
             },
             Event::Fault { what } => format!("FAULT: {what}"),
+            Event::Memcpy { dst, src, size } => format!("memcpy({dst} <- {src}, {size:#x})"),
+            Event::TraceSwiotlbBounced { dma_mask, dev_addr, size, force } => format!(
+                "swiotlb_bounced: dev_name: {device} dma_mask={dma_mask:x} dev_addr={:x} size={size} {}",
+                dev_addr.0,
+                if *force { "FORCE" } else { "NORMAL" }
+            ),
         }
     }
 

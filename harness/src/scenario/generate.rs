@@ -39,6 +39,8 @@ impl<'a> Arbitrary<'a> for Scenario {
 struct Live {
     name: String,
     kind: MapKind,
+    /// Made with swiotlb_tbl_map_single().
+    tbl: bool,
     phys: PhysAddr,
     size: u64,
     dir: DmaDir,
@@ -136,6 +138,35 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
     if g.pct(20)? {
         c.mmio.push(Region { start: PhysAddr(0x40_0000_0000), size: 0x10_0000 });
     }
+    c.nr_cpus = g.pick(&[1u32, 1, 2, 4, 8])?;
+    if let Some(p) = c.device.dma_parms.as_mut() {
+        if g.pct(35)? {
+            p.min_align_mask = g.pick(&[0xfffu32, 0xfff, 0x3fff, 0x7ff, 0x3, 0x1fff])?;
+        }
+        if g.pct(15)? {
+            p.seg_boundary_mask = g.pick(&[0xffffu64, 0xf_ffff, 0xffff_ffff])?;
+        }
+    }
+    if g.pct(60)? {
+        // The pool sits in RAM of its own, as memblock would place it.
+        let mode = g.pick(&[
+            SwiotlbMode::On,
+            SwiotlbMode::On,
+            SwiotlbMode::On,
+            SwiotlbMode::Force,
+            SwiotlbMode::Force,
+            SwiotlbMode::Restricted,
+        ])?;
+        let start = g.pick(&[0xa000_0000u64, 0x3000_0000])?;
+        c.ram.push(Region { start: PhysAddr(start), size: 0x400_0000 });
+        let nslabs = if mode == SwiotlbMode::Restricted || g.pct(85)? {
+            Some(g.pick(&[128u64, 256, 384, 512, 1024, 3, 200])?)
+        } else {
+            None
+        };
+        let nareas = if mode != SwiotlbMode::Restricted && g.pct(50)? { Some(g.pick(&[1u32, 2, 3, 4])?) } else { None };
+        c.swiotlb = Some(SwiotlbConfig { mode, start: PhysAddr(start), nslabs, nareas });
+    }
     if g.pct(30)? {
         c.dma_ranges.push(DmaRange { cpu_start: PhysAddr(0x8000_0000), dma_start: 0, size: 0x8000_0000 });
         if g.pct(50)? {
@@ -155,7 +186,9 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
             break;
         }
         let choice = g.u.int_in_range(0..=99u8)?;
-        let op = if choice < 28 || live.is_empty() {
+        let op = if c.swiotlb.is_some() && choice >= 90 {
+            gen_swiotlb(&mut g, &c, &mut live)?
+        } else if choice < 28 || live.is_empty() {
             gen_map(&mut g, &c, &mut live)?
         } else if choice < 42 {
             gen_unmap(&mut g, &mut live)?
@@ -192,7 +225,7 @@ fn gen_map(g: &mut Gen<'_, '_>, c: &Config, live: &mut Vec<Live>) -> Result<Op> 
         };
         (kind, r)
     } else {
-        let r = *g.u.choose(&c.ram)?;
+        let r = *g.u.choose(&buffer_ram(c))?;
         let kind = if g.pct(30)? { MapKind::PageAttrs } else { MapKind::Phys };
         if g.misuse()? {
             attrs = attrs | DmaAttrs::MMIO;
@@ -210,8 +243,14 @@ fn gen_map(g: &mut Gen<'_, '_>, c: &Config, live: &mut Vec<Live>) -> Result<Op> 
         }
         _ => (phys, 0),
     };
-    live.push(Live { name: name.clone(), kind, phys, size, dir, attrs, unmapped: false });
+    live.push(Live { name: name.clone(), kind, tbl: false, phys, size, dir, attrs, unmapped: false });
     Ok(Op::Map { handle: name, kind, phys: page, offset, size, dir, attrs })
+}
+
+/// RAM for driver buffers: everything but the swiotlb pool's own region.
+fn buffer_ram(c: &Config) -> Vec<Region> {
+    let pool = c.swiotlb.map(|s| s.start);
+    c.ram.iter().copied().filter(|r| Some(r.start) != pool).collect()
 }
 
 fn unmap_kind_for(kind: MapKind) -> UnmapKind {
@@ -231,7 +270,7 @@ fn gen_unmap(g: &mut Gen<'_, '_>, live: &mut [Live]) -> Result<Op> {
     };
     let l = &mut live[i];
     l.unmapped = true;
-    let mut kind = unmap_kind_for(l.kind);
+    let mut kind = if l.tbl { UnmapKind::SwiotlbTbl } else { unmap_kind_for(l.kind) };
     // A driver passes MMIO again at unmap time when it mapped with it.
     let mut args =
         UnmapArgs { addr: DmaRef::Handle { name: l.name.clone(), offset: 0 }, size: None, dir: None, attrs: None };
@@ -264,6 +303,51 @@ fn gen_unmap(g: &mut Gen<'_, '_>, live: &mut [Live]) -> Result<Op> {
     Ok(Op::Unmap { kind, args })
 }
 
+/// Allocator-level calls and the environment they depend on.
+fn gen_swiotlb(g: &mut Gen<'_, '_>, c: &Config, live: &mut Vec<Live>) -> Result<Op> {
+    Ok(match g.u.int_in_range(0..=9u8)? {
+        0..=4 => {
+            let name = format!("h{}", live.len());
+            let r = c.ram[0];
+            let size = g.pick(&[1u64, 0x200, 0x800, 0x1000, 0x3000, 0x10000, 0x3f000, 0x40000])?;
+            let orig = g.place(&r, size)?;
+            let alloc_align_mask = g.pick(&[0u32, 0, 0x7ff, 0xfff, 0x3fff, 0xffff])?;
+            let dir = g.dir()?;
+            let attrs = g.attrs()?;
+            live.push(Live {
+                name: name.clone(),
+                kind: MapKind::Phys,
+                tbl: true,
+                phys: orig,
+                size,
+                dir,
+                attrs,
+                unmapped: false,
+            });
+            Op::TblMap { handle: name, orig, size, alloc_align_mask, dir, attrs }
+        }
+        5 => Op::RunOnCpu(g.u.int_in_range(0..=c.nr_cpus - 1)?),
+        6 => Op::SetMinAlignMask(g.pick(&[0u32, 0xfff, 0x3fff, 0x7ff])?),
+        7 => {
+            let tbls: Vec<&Live> = live.iter().filter(|l| l.tbl).collect();
+            match g.u.choose(&tbls) {
+                Ok(l) => {
+                    let a =
+                        SyncArgs { addr: DmaRef::Handle { name: l.name.clone(), offset: 0 }, size: None, dir: None };
+                    if g.pct(50)? {
+                        Op::TblSyncForCpu(a)
+                    } else {
+                        Op::TblSyncForDevice(a)
+                    }
+                }
+                Err(_) => Op::Query(Query::SwiotlbMaxMappingSize),
+            }
+        }
+        8 => Op::Query(g.pick(&[Query::SwiotlbMaxMappingSize, Query::IsSwiotlbActive, Query::IsSwiotlbForceBounce])?),
+        _ => Op::Query(Query::DmaKmallocNeedsBounce { size: g.size()?, dir: g.dir()? }),
+    })
+}
+
 fn gen_sync(g: &mut Gen<'_, '_>, live: &[Live]) -> Result<Op> {
     let l = g.u.choose(live)?;
     let mut a = SyncArgs { addr: DmaRef::Handle { name: l.name.clone(), offset: 0 }, size: None, dir: None };
@@ -288,7 +372,7 @@ fn gen_cpu(g: &mut Gen<'_, '_>, c: &Config, live: &[Live]) -> Result<Op> {
         let len = g.u.int_in_range(1..=(l.size - off).max(1))?;
         (l.phys.add(off), len)
     } else {
-        let r = *g.u.choose(&c.ram)?;
+        let r = *g.u.choose(&buffer_ram(c))?;
         let size = g.size()?;
         (g.place(&r, size)?, size.min(r.size))
     };

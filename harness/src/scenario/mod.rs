@@ -9,6 +9,8 @@ pub mod print;
 
 use crate::types::{DmaAttrs, DmaDir, PhysAddr};
 
+pub use crate::phys::swiotlb::{SwiotlbConfig, SwiotlbMode};
+
 pub use parse::{parse_file, parse_str, ParseError};
 
 /// A whole scenario.
@@ -62,6 +64,10 @@ pub struct Config {
     pub ram: Vec<Region>,
     /// MMIO regions: device BARs a DMA master can reach peer to peer.
     pub mmio: Vec<Region>,
+    /// num_possible_cpus()
+    pub nr_cpus: u32,
+    /// How swiotlb booted; None is swiotlb=noforce (no pool at all).
+    pub swiotlb: Option<SwiotlbConfig>,
 }
 
 /// The device under test.
@@ -75,6 +81,18 @@ pub struct DeviceConfig {
     pub bus_dma_limit: u64,
     /// dev_is_dma_coherent()
     pub coherent: bool,
+    /// dev->dma_parms; PCI and platform devices have one, so it is on by default.
+    pub dma_parms: Option<DmaParmsConfig>,
+}
+
+/// struct device_dma_parameters at boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct DmaParmsConfig {
+    pub min_align_mask: u32,
+    /// 0: unset (ULONG_MAX).
+    pub seg_boundary_mask: u64,
+    /// 0: unset (SZ_64K).
+    pub max_segment_size: u32,
 }
 
 /// One `struct bus_dma_region`.
@@ -112,10 +130,13 @@ impl Default for Config {
                 dma_mask: Some(0xffff_ffff),
                 bus_dma_limit: 0,
                 coherent: true,
+                dma_parms: Some(DmaParmsConfig::default()),
             },
             dma_ranges: Vec::new(),
             ram: Vec::new(),
             mmio: Vec::new(),
+            nr_cpus: 1,
+            swiotlb: None,
         }
     }
 }
@@ -150,6 +171,8 @@ pub enum UnmapKind {
     Phys,
     PageAttrs,
     Resource,
+    /// swiotlb_tbl_unmap_single(), the allocator driven directly.
+    SwiotlbTbl,
 }
 
 /// Which map entry point.
@@ -206,6 +229,41 @@ pub enum Op {
         addr: DmaRef,
         size: u64,
     },
+    /// `name = swiotlb_tbl_map_single(orig, mapping_size, alloc_align_mask, dir, attrs)`:
+    /// the allocator driven directly; the handle names the returned tlb_addr.
+    TblMap {
+        handle: String,
+        orig: PhysAddr,
+        size: u64,
+        alloc_align_mask: u32,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    /// swiotlb_sync_single_for_cpu(tlb_addr, size, dir) on the allocator directly.
+    TblSyncForCpu(SyncArgs),
+    /// swiotlb_sync_single_for_device(tlb_addr, size, dir) on the allocator directly.
+    TblSyncForDevice(SyncArgs),
+    /// dma_set_min_align_mask(dev, mask)
+    SetMinAlignMask(u32),
+    /// dma_set_seg_boundary(dev, mask)
+    SetSegBoundary(u64),
+    /// Later calls run on this CPU (raw_smp_processor_id()).
+    RunOnCpu(u32),
+    /// A query whose value is printed and compared.
+    Query(Query),
+}
+
+/// Predicates and limits a driver can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// swiotlb_max_mapping_size(dev)
+    SwiotlbMaxMappingSize,
+    /// is_swiotlb_active(dev)
+    IsSwiotlbActive,
+    /// is_swiotlb_force_bounce(dev)
+    IsSwiotlbForceBounce,
+    /// dma_kmalloc_needs_bounce(dev, size, dir)
+    DmaKmallocNeedsBounce { size: u64, dir: DmaDir },
 }
 
 /// Byte `i` of a pattern with seed `s` (scenario files document this).
@@ -223,6 +281,7 @@ impl Op {
             Op::Unmap { kind: UnmapKind::Phys, .. } => "dma_unmap_phys",
             Op::Unmap { kind: UnmapKind::PageAttrs, .. } => "dma_unmap_page_attrs",
             Op::Unmap { kind: UnmapKind::Resource, .. } => "dma_unmap_resource",
+            Op::Unmap { kind: UnmapKind::SwiotlbTbl, .. } => "swiotlb_tbl_unmap_single",
             Op::SyncForCpu(_) => "dma_sync_single_for_cpu",
             Op::SyncForDevice(_) => "dma_sync_single_for_device",
             Op::MappingError(_) => "dma_mapping_error",
@@ -230,6 +289,16 @@ impl Op {
             Op::CpuRead { .. } => "cpu_read",
             Op::DevWrite { .. } => "dev_write",
             Op::DevRead { .. } => "dev_read",
+            Op::TblMap { .. } => "swiotlb_tbl_map_single",
+            Op::TblSyncForCpu(_) => "swiotlb_sync_single_for_cpu",
+            Op::TblSyncForDevice(_) => "swiotlb_sync_single_for_device",
+            Op::SetMinAlignMask(_) => "dma_set_min_align_mask",
+            Op::SetSegBoundary(_) => "dma_set_seg_boundary",
+            Op::RunOnCpu(_) => "run_on_cpu",
+            Op::Query(Query::SwiotlbMaxMappingSize) => "swiotlb_max_mapping_size",
+            Op::Query(Query::IsSwiotlbActive) => "is_swiotlb_active",
+            Op::Query(Query::IsSwiotlbForceBounce) => "is_swiotlb_force_bounce",
+            Op::Query(Query::DmaKmallocNeedsBounce { .. }) => "dma_kmalloc_needs_bounce",
         }
     }
 }

@@ -164,6 +164,7 @@ impl<'a> Builder<'a> {
             "ram" => "ram",
             "mmio" => "mmio",
             "expect" => "expect",
+            "swiotlb" => "swiotlb",
             _ => "dma_range",
         };
         let mut settings: Vec<(Pair<'a, Rule>, Pair<'a, Rule>)> = Vec::new();
@@ -177,8 +178,19 @@ impl<'a> Builder<'a> {
             settings.push((k, v));
         }
         let allowed: &[&str] = match kw {
-            "platform" => &["arch", "dma_api_debug"],
-            "device" => &["name", "driver", "dma_mask", "bus_dma_limit", "coherent"],
+            "platform" => &["arch", "dma_api_debug", "cpus"],
+            "device" => &[
+                "name",
+                "driver",
+                "dma_mask",
+                "bus_dma_limit",
+                "coherent",
+                "dma_parms",
+                "min_align_mask",
+                "seg_boundary_mask",
+                "max_segment_size",
+            ],
+            "swiotlb" => &["mode", "start", "nslabs", "nareas"],
             "ram" | "mmio" => &["start", "size"],
             "expect" => &["divergence"],
             _ => &["cpu_start", "dma_start", "size"],
@@ -198,7 +210,7 @@ impl<'a> Builder<'a> {
                 None => err(span, format!("`{kw}` needs {name}=")),
             }
         };
-        if (kw == "platform" || kw == "device" || kw == "expect") && self.seen.insert(kw, span).is_some() {
+        if matches!(kw, "platform" | "device" | "expect" | "swiotlb") && self.seen.insert(kw, span).is_some() {
             return err(span, format!("a second `{kw}` line; a scenario has one"));
         }
         match kw {
@@ -212,6 +224,12 @@ impl<'a> Builder<'a> {
                 }
                 if let Some(v) = get("dma_api_debug") {
                     self.config.dma_api_debug = value_bool(&v)?;
+                }
+                if let Some(v) = get("cpus") {
+                    self.config.nr_cpus = match u32::try_from(parse_u64(&v)?) {
+                        Ok(n) if n >= 1 => n,
+                        _ => return err(v.as_span(), "expected a CPU count from 1 to 2^32 - 1"),
+                    };
                 }
             }
             "device" => {
@@ -230,6 +248,75 @@ impl<'a> Builder<'a> {
                 }
                 if let Some(v) = get("coherent") {
                     d.coherent = value_bool(&v)?;
+                }
+                if let Some(v) = get("dma_parms") {
+                    if !value_bool(&v)? {
+                        d.dma_parms = None;
+                    }
+                }
+                for key in ["min_align_mask", "seg_boundary_mask", "max_segment_size"] {
+                    let Some(v) = get(key) else { continue };
+                    let Some(p) = d.dma_parms.as_mut() else {
+                        return err(
+                            v.as_span(),
+                            format!("{key}= lives in dev->dma_parms, and this device has dma_parms=no"),
+                        );
+                    };
+                    let n = parse_u64(&v)?;
+                    let narrow = || -> Res<u32> {
+                        u32::try_from(n).or_else(|_| {
+                            err(v.as_span(), format!("{key} is an unsigned int in struct device_dma_parameters"))
+                        })
+                    };
+                    match key {
+                        "min_align_mask" => p.min_align_mask = narrow()?,
+                        "max_segment_size" => p.max_segment_size = narrow()?,
+                        _ => p.seg_boundary_mask = n,
+                    }
+                }
+            }
+            "swiotlb" => {
+                let mode_v = need("mode")?;
+                let mode = match mode_v.as_str() {
+                    "off" => SwiotlbMode::Off,
+                    "on" => SwiotlbMode::On,
+                    "force" => SwiotlbMode::Force,
+                    "restricted" => SwiotlbMode::Restricted,
+                    _ => return err(mode_v.as_span(), "expected a swiotlb mode: off, on, force or restricted"),
+                };
+                if mode == SwiotlbMode::Off {
+                    if let Some((k, _)) = settings.iter().find(|(k, _)| k.as_str() != "mode") {
+                        return err(k.as_span(), "swiotlb mode=off allocates no pool and takes no other key");
+                    }
+                    self.config.swiotlb = None;
+                } else {
+                    let start_v = need("start")?;
+                    let start = parse_u64(&start_v)?;
+                    if start % crate::types::PAGE_SIZE != 0 {
+                        return err(start_v.as_span(), "expected a page-aligned pool start (memblock allocates pages)");
+                    }
+                    let nslabs = match get("nslabs") {
+                        Some(v) => match parse_u64(&v)? {
+                            0 => return err(v.as_span(), "expected a non-zero number of 2 KiB slots"),
+                            n if n > 1 << 24 => return err(v.as_span(), "expected at most 2^24 slots (32 GiB)"),
+                            n => Some(n),
+                        },
+                        None if mode == SwiotlbMode::Restricted => {
+                            return err(span, "a restricted-dma-pool needs nslabs= (its size >> IO_TLB_SHIFT)")
+                        }
+                        None => None,
+                    };
+                    let nareas = match get("nareas") {
+                        Some(v) if mode == SwiotlbMode::Restricted => {
+                            return err(v.as_span(), "a restricted-dma-pool always has one area")
+                        }
+                        Some(v) => match u32::try_from(parse_u64(&v)?) {
+                            Ok(n) if (1..=1 << 16).contains(&n) => Some(n),
+                            _ => return err(v.as_span(), "expected an area count from 1 to 65536"),
+                        },
+                        None => None,
+                    };
+                    self.config.swiotlb = Some(SwiotlbConfig { mode, start: PhysAddr(start), nslabs, nareas });
                 }
             }
             "expect" => {
@@ -295,7 +382,8 @@ impl<'a> Builder<'a> {
         }
         let func = func.unwrap();
         let name = func.as_str();
-        let is_map = matches!(name, "dma_map_phys" | "dma_map_page_attrs" | "dma_map_resource");
+        let is_map =
+            matches!(name, "dma_map_phys" | "dma_map_page_attrs" | "dma_map_resource" | "swiotlb_tbl_map_single");
         match (&handle, is_map) {
             (None, true) => return err(span, format!("{name}() needs a handle: `h0 = {name}(...)`")),
             (Some(h), false) => {
@@ -337,11 +425,27 @@ impl<'a> Builder<'a> {
                     attrs: self.attrs(&args[4])?,
                 }
             }
-            "dma_unmap_phys" | "dma_unmap_page_attrs" | "dma_unmap_resource" => {
+            "swiotlb_tbl_map_single" => {
+                arity(5, 5, "(orig_addr, mapping_size, alloc_align_mask, dir, attrs)")?;
+                let mask = self.num(&args[2], "an alloc_align_mask")?;
+                let Ok(alloc_align_mask) = u32::try_from(mask) else {
+                    return err(args[2].as_span(), "alloc_align_mask is an unsigned int");
+                };
+                Op::TblMap {
+                    handle: String::new(),
+                    orig: PhysAddr(self.num(&args[0], "a physical address")?),
+                    size: self.num(&args[1], "a size")?,
+                    alloc_align_mask,
+                    dir: self.dir(&args[3])?,
+                    attrs: self.attrs(&args[4])?,
+                }
+            }
+            "dma_unmap_phys" | "dma_unmap_page_attrs" | "dma_unmap_resource" | "swiotlb_tbl_unmap_single" => {
                 arity(1, 4, "(addr[, size[, dir[, attrs]]])")?;
                 let kind = match name {
                     "dma_unmap_phys" => UnmapKind::Phys,
                     "dma_unmap_page_attrs" => UnmapKind::PageAttrs,
+                    "swiotlb_tbl_unmap_single" => UnmapKind::SwiotlbTbl,
                     _ => UnmapKind::Resource,
                 };
                 let addr = self.dma_ref(&args[0])?;
@@ -357,6 +461,62 @@ impl<'a> Builder<'a> {
                         attrs: args.get(3).map(|a| self.attrs(a)).transpose()?,
                     },
                 }
+            }
+            "swiotlb_sync_single_for_cpu" | "swiotlb_sync_single_for_device" => {
+                arity(1, 3, "(tlb_addr[, size[, dir]])")?;
+                let addr = self.dma_ref(&args[0])?;
+                if matches!(addr, DmaRef::Raw(_)) && args.len() < 3 {
+                    return err(span, "a sync of a raw address needs size and dir");
+                }
+                let a = SyncArgs {
+                    addr,
+                    size: args.get(1).map(|a| self.num(a, "a size")).transpose()?,
+                    dir: args.get(2).map(|a| self.dir(a)).transpose()?,
+                };
+                if name.ends_with("cpu") {
+                    Op::TblSyncForCpu(a)
+                } else {
+                    Op::TblSyncForDevice(a)
+                }
+            }
+            "dma_set_min_align_mask" => {
+                arity(1, 1, "(min_align_mask)")?;
+                match u32::try_from(self.num(&args[0], "a mask")?) {
+                    Ok(m) => Op::SetMinAlignMask(m),
+                    Err(_) => return err(args[0].as_span(), "min_align_mask is an unsigned int"),
+                }
+            }
+            "dma_set_seg_boundary" => {
+                arity(1, 1, "(mask)")?;
+                Op::SetSegBoundary(self.num(&args[0], "a mask")?)
+            }
+            "run_on_cpu" => {
+                arity(1, 1, "(cpu)")?;
+                let cpu = self.num(&args[0], "a CPU number")?;
+                match u32::try_from(cpu) {
+                    Ok(c) if c < self.config.nr_cpus => Op::RunOnCpu(c),
+                    _ => {
+                        return err(
+                            args[0].as_span(),
+                            format!("expected a CPU below platform cpus={}", self.config.nr_cpus),
+                        )
+                    }
+                }
+            }
+            "swiotlb_max_mapping_size" | "is_swiotlb_active" | "is_swiotlb_force_bounce" => {
+                arity(0, 0, "no arguments")?;
+                Op::Query(match name {
+                    "swiotlb_max_mapping_size" => Query::SwiotlbMaxMappingSize,
+                    "is_swiotlb_active" => Query::IsSwiotlbActive,
+                    _ => Query::IsSwiotlbForceBounce,
+                })
+            }
+            "dma_kmalloc_needs_bounce" => {
+                arity(2, 2, "(size, dir)")?;
+                Op::Query(Query::DmaKmallocNeedsBounce {
+                    size: self.num(&args[0], "a size")?,
+                    dir: self.dir(&args[1])?,
+                })
             }
             "dma_sync_single_for_cpu" | "dma_sync_single_for_device" => {
                 arity(1, 3, "(addr[, size[, dir]])")?;
@@ -410,17 +570,29 @@ impl<'a> Builder<'a> {
                 func.as_span(),
                 "unknown call; expected one of dma_map_phys, dma_map_page_attrs, dma_map_resource, dma_unmap_phys, \
                      dma_unmap_page_attrs, dma_unmap_resource, dma_sync_single_for_cpu, dma_sync_single_for_device, \
-                     dma_mapping_error, cpu_write, cpu_read, dev_write, dev_read",
+                     dma_mapping_error, cpu_write, cpu_read, dev_write, dev_read, swiotlb_tbl_map_single, \
+                     swiotlb_tbl_unmap_single, swiotlb_sync_single_for_cpu, swiotlb_sync_single_for_device, \
+                     dma_set_min_align_mask, dma_set_seg_boundary, run_on_cpu, swiotlb_max_mapping_size, \
+                     is_swiotlb_active, is_swiotlb_force_bounce, dma_kmalloc_needs_bounce",
             ),
         };
         let op = match (op, handle) {
-            (Op::Map { kind, phys, offset, size, dir, attrs, .. }, Some(h)) => {
+            (op @ (Op::Map { .. } | Op::TblMap { .. }), Some(h)) => {
                 if let Some(prev) = self.handles.get(h.as_str()) {
                     let (l, _) = prev.start_pos().line_col();
                     return err(h.as_span(), format!("handle `{}` is already defined on line {l}", h.as_str()));
                 }
                 self.handles.insert(h.as_str().to_string(), h.as_span());
-                Op::Map { handle: h.as_str().to_string(), kind, phys, offset, size, dir, attrs }
+                let handle = h.as_str().to_string();
+                match op {
+                    Op::Map { kind, phys, offset, size, dir, attrs, .. } => {
+                        Op::Map { handle, kind, phys, offset, size, dir, attrs }
+                    }
+                    Op::TblMap { orig, size, alloc_align_mask, dir, attrs, .. } => {
+                        Op::TblMap { handle, orig, size, alloc_align_mask, dir, attrs }
+                    }
+                    _ => unreachable!("matched above"),
+                }
             }
             (op, _) => op,
         };

@@ -24,13 +24,19 @@ fn yes_no(b: bool) -> &'static str {
 
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "platform arch={} dma_api_debug={}", self.arch.name(), yes_no(self.dma_api_debug))?;
+        writeln!(
+            f,
+            "platform arch={} dma_api_debug={} cpus={}",
+            self.arch.name(),
+            yes_no(self.dma_api_debug),
+            self.nr_cpus
+        )?;
         let d = &self.device;
         let mask = match d.dma_mask {
             Some(m) => format!("{m:#x}"),
             None => "none".into(),
         };
-        writeln!(
+        write!(
             f,
             "device name={} driver={} dma_mask={mask} bus_dma_limit={:#x} coherent={}",
             d.name,
@@ -38,6 +44,30 @@ impl fmt::Display for Config {
             d.bus_dma_limit,
             yes_no(d.coherent)
         )?;
+        match d.dma_parms {
+            None => writeln!(f, " dma_parms=no")?,
+            Some(p) => writeln!(
+                f,
+                " min_align_mask={:#x} seg_boundary_mask={:#x} max_segment_size={:#x}",
+                p.min_align_mask, p.seg_boundary_mask, p.max_segment_size
+            )?,
+        }
+        if let Some(sw) = &self.swiotlb {
+            let mode = match sw.mode {
+                SwiotlbMode::Off => "off",
+                SwiotlbMode::On => "on",
+                SwiotlbMode::Force => "force",
+                SwiotlbMode::Restricted => "restricted",
+            };
+            write!(f, "swiotlb mode={mode} start={:#x}", sw.start.0)?;
+            if let Some(n) = sw.nslabs {
+                write!(f, " nslabs={n:#x}")?;
+            }
+            if let Some(n) = sw.nareas {
+                write!(f, " nareas={n}")?;
+            }
+            writeln!(f)?;
+        }
         for r in &self.ram {
             writeln!(f, "ram start={:#x} size={:#x}", r.start.0, r.size)?;
         }
@@ -74,7 +104,7 @@ impl fmt::Display for Op {
                 }
                 f.write_str(")")
             }
-            Op::SyncForCpu(a) | Op::SyncForDevice(a) => {
+            Op::SyncForCpu(a) | Op::SyncForDevice(a) | Op::TblSyncForCpu(a) | Op::TblSyncForDevice(a) => {
                 write!(f, "{name}({}", a.addr)?;
                 if let Some(s) = a.size {
                     write!(f, ", {s:#x}")?;
@@ -89,6 +119,14 @@ impl fmt::Display for Op {
             Op::CpuRead { phys, size } => write!(f, "{name}({:#x}, {size:#x})", phys.0),
             Op::DevWrite { addr, size, seed } => write!(f, "{name}({addr}, {size:#x}, {seed:#x})"),
             Op::DevRead { addr, size } => write!(f, "{name}({addr}, {size:#x})"),
+            Op::TblMap { handle, orig, size, alloc_align_mask, dir, attrs } => {
+                write!(f, "{handle} = {name}({:#x}, {size:#x}, {alloc_align_mask:#x}, {dir}, {attrs})", orig.0)
+            }
+            Op::SetMinAlignMask(m) => write!(f, "{name}({m:#x})"),
+            Op::SetSegBoundary(m) => write!(f, "{name}({m:#x})"),
+            Op::RunOnCpu(c) => write!(f, "{name}({c})"),
+            Op::Query(Query::DmaKmallocNeedsBounce { size, dir }) => write!(f, "{name}({size:#x}, {dir})"),
+            Op::Query(_) => write!(f, "{name}()"),
         }
     }
 }

@@ -24,6 +24,7 @@ enum dmadiff_report_kind {
 	DMADIFF_REPORT_DEV_WARN = 1,	/* dev_WARN_ONCE(dev, 1, fmt, ...) */
 	DMADIFF_REPORT_DEV_ERR = 2,	/* dev_err / dev_err_once */
 	DMADIFF_REPORT_BUG = 3,		/* BUG_ON(cond): the call does not return */
+	DMADIFF_REPORT_DEV_WARNING = 4,	/* dev_warn / dev_warn_ratelimited: a message, no backtrace */
 };
 
 struct dmadiff_platform_ops {
@@ -45,6 +46,28 @@ struct dmadiff_platform_ops {
 				      uint64_t size, int32_t dir);
 	/* printk: func is the kernel function that raised it, text the formatted message */
 	void (*report)(void *priv, int32_t kind, const char *func, const char *text);
+	/* memcpy() by the CPU between two linear-map addresses (through its cache) */
+	void (*cpu_memcpy)(void *priv, dmadiff_phys_t dst, dmadiff_phys_t src, uint64_t size);
+	/* memset(0) of memory at boot, before any DMA (swiotlb pool initialisation) */
+	void (*boot_memzero)(void *priv, dmadiff_phys_t start, uint64_t size);
+	/* tracepoint swiotlb_bounced of include/trace/events/swiotlb.h */
+	void (*trace_swiotlb_bounced)(void *priv, dmadiff_dma_t dev_addr, uint64_t size, bool force);
+};
+
+/* How the kernel booted swiotlb for the device. */
+enum dmadiff_swiotlb_mode {
+	DMADIFF_SWIOTLB_OFF = 0,	/* swiotlb=noforce: no pool allocated at all */
+	DMADIFF_SWIOTLB_ON = 1,		/* the default pool, bouncing only when needed */
+	DMADIFF_SWIOTLB_FORCE = 2,	/* swiotlb=force: the default pool, force_bounce */
+	DMADIFF_SWIOTLB_RESTRICTED = 3,	/* a restricted-dma-pool of the device: force_bounce */
+};
+
+struct dmadiff_swiotlb_config {
+	int32_t mode;		/* enum dmadiff_swiotlb_mode */
+	dmadiff_phys_t start;	/* physical base of the pool (inside a RAM region) */
+	uint64_t nslabs;	/* swiotlb=<nslabs> as given (default pool: rounded by the kernel rules);
+				 * restricted pool: its size >> IO_TLB_SHIFT, used as is */
+	uint32_t nareas;	/* swiotlb=,<nareas> as given; 0: from num_possible_cpus() */
 };
 
 /* One entry of the device's dma_range_map (struct bus_dma_region). */
@@ -68,6 +91,13 @@ struct dmadiff_device_config {
 	bool dma_bounce_unaligned_kmalloc;	/* CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC */
 	uint32_t arch_dma_minalign;		/* ARCH_DMA_MINALIGN */
 	bool dma_api_debug;			/* CONFIG_DMA_API_DEBUG */
+	uint32_t nr_cpus;			/* num_possible_cpus() */
+	/* dev->dma_parms; has_dma_parms false: no dma_parms (min_align 0, boundary ULONG_MAX, 64K) */
+	bool has_dma_parms;
+	uint64_t min_align_mask;
+	uint64_t seg_boundary_mask;		/* 0: not set (dma_get_seg_boundary gives ULONG_MAX) */
+	uint32_t max_segment_size;		/* 0: not set (dma_get_max_seg_size gives SZ_64K) */
+	struct dmadiff_swiotlb_config swiotlb;
 };
 
 /* The calls the harness can make into the model. */
@@ -81,6 +111,19 @@ enum dmadiff_call_kind {
 	DMADIFF_CALL_SYNC_SINGLE_FOR_CPU = 6,	/* dma_sync_single_for_cpu(addr, size, dir) */
 	DMADIFF_CALL_SYNC_SINGLE_FOR_DEVICE = 7,/* dma_sync_single_for_device(addr, size, dir) */
 	DMADIFF_CALL_MAPPING_ERROR = 8,		/* dma_mapping_error(addr) */
+	/* swiotlb, driven directly (allocator-level scenarios) */
+	DMADIFF_CALL_SWIOTLB_TBL_MAP_SINGLE = 9,	/* (orig=addr, mapping_size=size, alloc_align_mask=offset, dir, attrs) -> tlb_addr */
+	DMADIFF_CALL_SWIOTLB_TBL_UNMAP_SINGLE = 10,	/* (tlb_addr=addr, size, dir, attrs) */
+	DMADIFF_CALL_SWIOTLB_SYNC_SINGLE_FOR_CPU = 11,	/* (tlb_addr=addr, size, dir) */
+	DMADIFF_CALL_SWIOTLB_SYNC_SINGLE_FOR_DEVICE = 12,/* (tlb_addr=addr, size, dir) */
+	DMADIFF_CALL_SWIOTLB_MAX_MAPPING_SIZE = 13,	/* -> swiotlb_max_mapping_size(dev) */
+	DMADIFF_CALL_IS_SWIOTLB_ACTIVE = 14,		/* -> 0 or 1 */
+	DMADIFF_CALL_IS_SWIOTLB_FORCE_BOUNCE = 15,	/* -> 0 or 1 */
+	DMADIFF_CALL_DMA_KMALLOC_NEEDS_BOUNCE = 16,	/* (size, dir) -> 0 or 1 */
+	/* the environment of later calls */
+	DMADIFF_CALL_SET_MIN_ALIGN_MASK = 17,		/* dma_set_min_align_mask(dev, addr) */
+	DMADIFF_CALL_SET_SEG_BOUNDARY = 18,		/* dma_set_seg_boundary(dev, addr) */
+	DMADIFF_CALL_RUN_ON_CPU = 19,			/* raw_smp_processor_id() becomes addr */
 };
 
 struct dmadiff_call {
@@ -94,7 +137,9 @@ struct dmadiff_call {
 
 struct dmadiff_ctx;
 
-struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg);
+/* Boots the model; boot-time platform effects (the swiotlb pool memset) go through ops. */
+struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg,
+				    const struct dmadiff_platform_ops *ops);
 void dmadiff_ctx_free(struct dmadiff_ctx *ctx);
 
 /*
@@ -105,5 +150,39 @@ void dmadiff_ctx_free(struct dmadiff_ctx *ctx);
  */
 int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops,
 		 const struct dmadiff_call *call, uint64_t *ret);
+
+/*
+ * Read-only views of the swiotlb allocator state, for the invariant checks the harness
+ * runs on each side. Slots are stored per 128-slot segment and materialised on first
+ * write, so a 64 MiB pool costs what a 1 MiB pool costs; an untouched slot reads as its
+ * initial state.
+ */
+struct dmadiff_swiotlb_pool_info {
+	dmadiff_phys_t start;
+	dmadiff_phys_t end;
+	uint64_t nslabs;
+	uint32_t nareas;
+	uint64_t area_nslabs;
+	bool force_bounce;
+};
+
+struct dmadiff_swiotlb_slot_info {
+	dmadiff_phys_t orig_addr;
+	uint64_t alloc_size;
+	uint32_t list;
+	uint32_t pad_slots;
+};
+
+struct dmadiff_swiotlb_area_info {
+	uint64_t index;
+	uint64_t used;
+};
+
+/* Returns false when the device has no pool (mode OFF). */
+bool dmadiff_swiotlb_pool(const struct dmadiff_ctx *ctx, struct dmadiff_swiotlb_pool_info *out);
+void dmadiff_swiotlb_slot(const struct dmadiff_ctx *ctx, uint64_t index, struct dmadiff_swiotlb_slot_info *out);
+void dmadiff_swiotlb_area(const struct dmadiff_ctx *ctx, uint32_t area, struct dmadiff_swiotlb_area_info *out);
+/* Segment numbers (slot index / 128) ever written, ascending; returns how many there are. */
+uint64_t dmadiff_swiotlb_touched_segments(const struct dmadiff_ctx *ctx, uint64_t *out, uint64_t max);
 
 #endif /* DMADIFF_PLATFORM_H */

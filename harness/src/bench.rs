@@ -1,0 +1,97 @@
+//! `dmadiff bench`: what a run costs, measured (never asserted in tests).
+//!
+//! The swiotlb figure compares the same scenario on the default 64 MiB pool and on a 1 MiB
+//! pool: slot state is materialised per touched 128-slot segment and the pool memory is
+//! zeroed lazily, so the two should cost about the same.
+
+use std::time::{Duration, Instant};
+
+use crate::report;
+use crate::scenario::{parse_str, Scenario};
+
+/// A bounce-heavy scenario on a force-bounce, non-coherent device; `{POOL}` is the pool line.
+const BOUNCE_SCENARIO: &str = "\
+platform arch=arm64 cpus=4
+device name=0000:01:00.0 driver=nvme dma_mask=0xffffffffffffffff coherent=no min_align_mask=0xfff
+ram start=0x80000000 size=0x1000000
+ram start=0xa0000000 size=0x4000000
+{POOL}
+cpu_write(0x80001a00, 0x3000, 0x11)
+h0 = dma_map_phys(0x80001a00, 0x3000, DMA_TO_DEVICE, 0)
+dev_read(h0, 0x3000)
+h1 = dma_map_phys(0x80010000, 0x1000, DMA_FROM_DEVICE, 0)
+dev_write(h1, 0x1000, 0x22)
+dma_sync_single_for_cpu(h1)
+cpu_read(0x80010000, 0x1000)
+run_on_cpu(2)
+h2 = dma_map_phys(0x80020100, 0x200, DMA_BIDIRECTIONAL, 0)
+dev_write(h2+0x10, 0x40, 0x33)
+dma_unmap_phys(h2)
+dma_unmap_phys(h1)
+dma_unmap_phys(h0)
+t0 = swiotlb_tbl_map_single(0x80030a00, 0x800, 0xfff, DMA_TO_DEVICE, 0)
+swiotlb_tbl_unmap_single(t0)
+";
+
+/// One measured configuration.
+pub struct Figure {
+    pub label: String,
+    pub runs: u32,
+    pub per_run: Duration,
+}
+
+fn scenario(pool_line: &str) -> Scenario {
+    parse_str(&BOUNCE_SCENARIO.replace("{POOL}", pool_line), "bench").expect("bench scenario parses")
+}
+
+/// Median of `batches` batches of `runs` checks of `sc` (both sides and every oracle).
+fn measure(sc: &Scenario, runs: u32, batches: u32) -> Duration {
+    let mut per_batch: Vec<Duration> = (0..batches)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..runs {
+                let rep = report::check(sc);
+                assert!(!rep.verdict().is_failure(), "bench scenario must agree");
+            }
+            t.elapsed() / runs
+        })
+        .collect();
+    per_batch.sort();
+    per_batch[per_batch.len() / 2]
+}
+
+/// The swiotlb pool-size figures.
+pub fn swiotlb_pool_sizes(runs: u32) -> Vec<Figure> {
+    let configs = [
+        (
+            "swiotlb mode=force start=0xa0000000 (default 64 MiB, 32768 slots)",
+            "swiotlb mode=force start=0xa0000000 nareas=4",
+        ),
+        (
+            "swiotlb mode=force start=0xa0000000 nslabs=512 (1 MiB)",
+            "swiotlb mode=force start=0xa0000000 nslabs=512 nareas=4",
+        ),
+    ];
+    configs
+        .iter()
+        .map(|(label, line)| {
+            let sc = scenario(line);
+            Figure { label: label.to_string(), runs, per_run: measure(&sc, runs, 7) }
+        })
+        .collect()
+}
+
+/// Prints the figures as a kernel developer would paste them.
+pub fn print(figures: &[Figure]) {
+    for f in figures {
+        println!(
+            "{:<70} {:>9.1} us/run  (median of 7 batches of {} runs, both sides and all oracles)",
+            f.label,
+            f.per_run.as_secs_f64() * 1e6,
+            f.runs
+        );
+    }
+    if let [a, b] = figures {
+        println!("ratio 64 MiB / 1 MiB: {:.2}", a.per_run.as_secs_f64() / b.per_run.as_secs_f64());
+    }
+}
