@@ -37,12 +37,16 @@ fn corpus_traces() {
     });
 }
 
-#[test]
-fn corpus_has_at_least_thirty_direct_scenarios() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/direct");
-    let n = std::fs::read_dir(dir)
+fn scenarios_in(folder: &str) -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus").join(folder);
+    std::fs::read_dir(dir)
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "scn"))
-        .count();
-    assert!(n >= 30, "only {n} dma-direct scenarios");
+        .count()
+}
+
+#[test]
+fn corpus_has_the_scenarios_the_issues_ask_for() {
+    assert!(scenarios_in("direct") >= 30, "only {} dma-direct scenarios", scenarios_in("direct"));
+    assert!(scenarios_in("swiotlb") >= 40, "only {} swiotlb scenarios", scenarios_in("swiotlb"));
 }

@@ -230,7 +230,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 if m.mapped {
                     // Where the device will go: a bounce slot when the bus lands in the pool.
                     if let Ok(target) = plat.bus_to_phys(m.dma, m.size) {
-                        invariants.extend(swiotlb::check_bounced(&*be, m.phys.0, target.0, m.size, min_align));
+                        invariants.extend(swiotlb::check_bounced(&*be, m.phys.0, target.0, m.dma.0, m.size, min_align));
                     }
                 }
                 findings.extend(oracle.observe(index, Access::Map(&m)));
@@ -248,7 +248,14 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 let res = call(&mut be, &mut plat, c);
                 let m = Mapping::made(MapKind::Phys, true, *orig, *size, *dir, *attrs, res);
                 if m.mapped {
-                    invariants.extend(swiotlb::check_bounced(&*be, orig.0, m.dma.0, *size, min_align));
+                    // The bus address of the slot, as phys_to_dma_unencrypted() gives it.
+                    let dma = sc
+                        .config
+                        .dma_ranges
+                        .iter()
+                        .find(|r| m.dma.0 >= r.cpu_start.0 && m.dma.0 - r.cpu_start.0 < r.size)
+                        .map_or(m.dma.0, |r| r.dma_start + (m.dma.0 - r.cpu_start.0));
+                    invariants.extend(swiotlb::check_bounced(&*be, orig.0, m.dma.0, dma, *size, min_align));
                 }
                 ex.maps.insert(handle.as_str(), m);
                 api_outcome(res)

@@ -74,16 +74,19 @@ pub fn check_free_lists(be: &dyn Backend) -> Vec<String> {
     out
 }
 
-/// A mapping that landed in the pool keeps the min_align bits and stays in one segment.
-pub fn check_bounced(be: &dyn Backend, orig: u64, tlb: u64, size: u64, min_align_mask: u32) -> Vec<String> {
+/// A mapping that landed in the pool keeps the min_align bits (on the bus address, as the
+/// search matches them; none to keep for orig_addr 0, §4) and stays in one segment.
+pub fn check_bounced(be: &dyn Backend, orig: u64, tlb: u64, dma: u64, size: u64, min_align_mask: u32) -> Vec<String> {
     let Some(pool) = be.swiotlb_pool() else { return Vec::new() };
     if tlb < pool.start || tlb >= pool.end {
         return Vec::new();
     }
     let mut out = Vec::new();
     let m = min_align_mask as u64;
-    if tlb & m != orig & m {
-        out.push(format!("bounce buffer {tlb:#x} does not keep the min_align_mask {m:#x} bits of {orig:#x}"));
+    if orig != 0 && dma & m != orig & m {
+        out.push(format!(
+            "bounce buffer {tlb:#x} (bus {dma:#x}) does not keep the min_align_mask {m:#x} bits of {orig:#x}"
+        ));
     }
     let last = tlb + size.max(1) - 1;
     if last >= pool.end {
