@@ -462,23 +462,6 @@ impl<'a> Builder<'a> {
                     },
                 }
             }
-            "swiotlb_sync_single_for_cpu" | "swiotlb_sync_single_for_device" => {
-                arity(1, 3, "(tlb_addr[, size[, dir]])")?;
-                let addr = self.dma_ref(&args[0])?;
-                if matches!(addr, DmaRef::Raw(_)) && args.len() < 3 {
-                    return err(span, "a sync of a raw address needs size and dir");
-                }
-                let a = SyncArgs {
-                    addr,
-                    size: args.get(1).map(|a| self.num(a, "a size")).transpose()?,
-                    dir: args.get(2).map(|a| self.dir(a)).transpose()?,
-                };
-                if name.ends_with("cpu") {
-                    Op::TblSyncForCpu(a)
-                } else {
-                    Op::TblSyncForDevice(a)
-                }
-            }
             "dma_set_min_align_mask" => {
                 arity(1, 1, "(min_align_mask)")?;
                 match u32::try_from(self.num(&args[0], "a mask")?) {
@@ -518,7 +501,10 @@ impl<'a> Builder<'a> {
                     dir: self.dir(&args[1])?,
                 })
             }
-            "dma_sync_single_for_cpu" | "dma_sync_single_for_device" => {
+            "dma_sync_single_for_cpu"
+            | "dma_sync_single_for_device"
+            | "swiotlb_sync_single_for_cpu"
+            | "swiotlb_sync_single_for_device" => {
                 arity(1, 3, "(addr[, size[, dir]])")?;
                 let addr = self.dma_ref(&args[0])?;
                 if matches!(addr, DmaRef::Raw(_)) && args.len() < 3 {
@@ -529,10 +515,11 @@ impl<'a> Builder<'a> {
                     size: args.get(1).map(|a| self.num(a, "a size")).transpose()?,
                     dir: args.get(2).map(|a| self.dir(a)).transpose()?,
                 };
-                if name.ends_with("cpu") {
-                    Op::SyncForCpu(a)
-                } else {
-                    Op::SyncForDevice(a)
+                match (name.starts_with("swiotlb"), name.ends_with("cpu")) {
+                    (false, true) => Op::SyncForCpu(a),
+                    (false, false) => Op::SyncForDevice(a),
+                    (true, true) => Op::TblSyncForCpu(a),
+                    (true, false) => Op::TblSyncForDevice(a),
                 }
             }
             "dma_mapping_error" => {
