@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod bench;
 pub mod exec;
+pub mod fasthash;
 pub mod fuzzing;
 pub mod oracle;
 pub mod phys;

@@ -9,7 +9,7 @@
 //! live mapping, syncs with the wrong direction) makes the bytes it touches unverifiable
 //! until a writer that owns them stores again.
 
-use std::collections::{HashMap, HashSet};
+use crate::fasthash::{AddrMap, AddrSet};
 
 use crate::exec::Mapping;
 use crate::platform::cache::CACHE_LINE;
@@ -80,7 +80,7 @@ struct Byte {
 const MAX_TRACKED: u64 = 4 << 20;
 
 pub struct Integrity {
-    bytes: HashMap<u64, Byte>,
+    bytes: AddrMap<u64, Byte>,
     /// Memory zeroed at boot (what untouched bytes there hold).
     zeroed: Vec<(u64, u64)>,
     /// The swiotlb pool: device accesses that land in it went through a bounce buffer.
@@ -88,7 +88,7 @@ pub struct Integrity {
     /// Ranges a giant or wrapping operation touched; nothing in them is judged again.
     unverifiable: Vec<(u64, u64)>,
     /// Cache lines the CPU may hold dirty (stored to since the last clean or invalidate).
-    dirty: HashSet<u64>,
+    dirty: AddrSet<u64>,
 }
 
 fn lines(p: u64, len: u64) -> impl Iterator<Item = u64> {
@@ -117,11 +117,11 @@ impl Integrity {
     /// An oracle for a side whose boot zeroed `zeroed` and set up `bounce_pool`.
     pub fn new(zeroed: &[(u64, u64)], bounce_pool: Option<(u64, u64)>) -> Self {
         Integrity {
-            bytes: HashMap::new(),
+            bytes: AddrMap::default(),
             zeroed: zeroed.to_vec(),
             bounce_pool,
             unverifiable: Vec::new(),
-            dirty: HashSet::new(),
+            dirty: AddrSet::default(),
         }
     }
 

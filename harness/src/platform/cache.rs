@@ -10,7 +10,7 @@
 //! clean-and-invalidates partial lines at either end and invalidates (discards) the rest,
 //! likewise at least one.
 
-use std::collections::HashMap;
+use crate::fasthash::AddrMap;
 
 use super::memory::Memory;
 
@@ -31,15 +31,29 @@ pub struct MaintStats {
 
 #[derive(Default)]
 pub struct Cache {
-    lines: HashMap<u64, Line>,
+    lines: AddrMap<u64, Line>,
 }
 
 fn line_of(p: u64) -> u64 {
     p & !(CACHE_LINE - 1)
 }
 
+/// [p, p + len) cut at cache-line boundaries: (start, length) per line.
+fn line_chunks(p: u64, len: usize) -> impl Iterator<Item = (u64, usize)> {
+    let end = p + len as u64;
+    let mut a = p;
+    std::iter::from_fn(move || {
+        (a < end).then(|| {
+            let next = (line_of(a) + CACHE_LINE).min(end);
+            let chunk = (a, (next - a) as usize);
+            a = next;
+            chunk
+        })
+    })
+}
+
 impl Cache {
-    fn fill<'a>(lines: &'a mut HashMap<u64, Line>, mem: &Memory, base: u64) -> &'a mut Line {
+    fn fill<'a>(lines: &'a mut AddrMap<u64, Line>, mem: &Memory, base: u64) -> &'a mut Line {
         lines.entry(base).or_insert_with(|| {
             let mut data = [0u8; CACHE_LINE as usize];
             mem.read(base, &mut data);
@@ -49,19 +63,21 @@ impl Cache {
 
     /// A CPU load.
     pub fn cpu_read(&mut self, mem: &Memory, p: u64, out: &mut [u8]) {
-        for (i, b) in out.iter_mut().enumerate() {
-            let a = p + i as u64;
+        for (a, chunk) in line_chunks(p, out.len()) {
             let line = Self::fill(&mut self.lines, mem, line_of(a));
-            *b = line.data[(a - line_of(a)) as usize];
+            let o = (a - line_of(a)) as usize;
+            let i = (a - p) as usize;
+            out[i..i + chunk].copy_from_slice(&line.data[o..o + chunk]);
         }
     }
 
     /// A CPU store.
     pub fn cpu_write(&mut self, mem: &Memory, p: u64, data: &[u8]) {
-        for (i, b) in data.iter().enumerate() {
-            let a = p + i as u64;
+        for (a, chunk) in line_chunks(p, data.len()) {
             let line = Self::fill(&mut self.lines, mem, line_of(a));
-            line.data[(a - line_of(a)) as usize] = *b;
+            let o = (a - line_of(a)) as usize;
+            let i = (a - p) as usize;
+            line.data[o..o + chunk].copy_from_slice(&data[i..i + chunk]);
             line.dirty = true;
         }
     }

@@ -3,7 +3,7 @@
 //! Pages are materialised on first write; an untouched byte reads as [`initial_byte`], a
 //! pattern of its address, so stale or misdirected data never looks like the right data.
 
-use std::collections::HashMap;
+use crate::fasthash::AddrMap;
 
 use crate::scenario::Region;
 use crate::types::{PhysAddr, PAGE_SHIFT, PAGE_SIZE};
@@ -36,12 +36,12 @@ pub struct Memory {
     mmio: Vec<Region>,
     /// Ranges zeroed at boot (the swiotlb pool), read as 0 until written.
     zeroed: Vec<(u64, u64)>,
-    pages: HashMap<u64, Box<[u8; PAGE_SIZE as usize]>>,
+    pages: AddrMap<u64, Box<[u8; PAGE_SIZE as usize]>>,
 }
 
 impl Memory {
     pub fn new(ram: &[Region], mmio: &[Region]) -> Self {
-        Memory { ram: ram.to_vec(), mmio: mmio.to_vec(), zeroed: Vec::new(), pages: HashMap::new() }
+        Memory { ram: ram.to_vec(), mmio: mmio.to_vec(), zeroed: Vec::new(), pages: AddrMap::default() }
     }
 
     /// A boot-time memset(0) of [start, start + size), recorded lazily: no page is touched.
@@ -101,14 +101,34 @@ impl Memory {
     }
 
     pub fn read(&self, p: u64, out: &mut [u8]) {
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = self.read_byte(p + i as u64);
+        let mut i = 0;
+        while i < out.len() {
+            let a = p + i as u64;
+            let off = (a & (PAGE_SIZE - 1)) as usize;
+            let n = (PAGE_SIZE as usize - off).min(out.len() - i);
+            match self.pages.get(&(a >> PAGE_SHIFT)) {
+                Some(page) => out[i..i + n].copy_from_slice(&page[off..off + n]),
+                None => {
+                    for (k, b) in out[i..i + n].iter_mut().enumerate() {
+                        *b = self.fresh_byte(a + k as u64);
+                    }
+                }
+            }
+            i += n;
         }
     }
 
     pub fn write(&mut self, p: u64, data: &[u8]) {
-        for (i, b) in data.iter().enumerate() {
-            self.write_byte(p + i as u64, *b);
+        let mut i = 0;
+        while i < data.len() {
+            let a = p + i as u64;
+            let off = (a & (PAGE_SIZE - 1)) as usize;
+            let n = (PAGE_SIZE as usize - off).min(data.len() - i);
+            // Materialise the page once, then copy the whole run into it.
+            self.write_byte(a, data[i]);
+            let page = self.pages.get_mut(&(a >> PAGE_SHIFT)).expect("materialised by write_byte");
+            page[off..off + n].copy_from_slice(&data[i..i + n]);
+            i += n;
         }
     }
 }
