@@ -846,6 +846,26 @@ mod tests {
     }
 
     #[test]
+    fn fixed_pad_slots_are_never_bounced() {
+        // §12 item 13: a sync that lands in the padding slot finds orig_addr INVALID.
+        let (mut d, mut p) = boot(1024, 1, 0xfff, 0);
+        let tlb = map(&mut d, &mut p, 0x1000_1a00, 0x100, 0xfff);
+        p.take_events();
+        swiotlb_sync_single_for_cpu(&mut d, &mut p, PhysAddr(START + 0x100), 0x10, DmaDir::FROM_DEVICE).unwrap();
+        assert!(p.take_events().is_empty());
+        swiotlb_sync_single_for_cpu(&mut d, &mut p, PhysAddr(tlb), 0x10, DmaDir::FROM_DEVICE).unwrap();
+        assert_eq!(p.take_events(), vec![Event::Memcpy { dst: PhysAddr(0x1000_1a00), src: PhysAddr(tlb), size: 0x10 }]);
+    }
+
+    #[test]
+    fn fixed_min_align_above_alloc_align_checks_every_candidate() {
+        // §12 items 9 and 12: min_align 0x3fff with a 4 KiB granule keeps bits 12-13 and uses
+        // a stride of 7; the first slot whose bits 12-13 match orig 0x1000_3a00 is slot 6.
+        let (mut d, mut p) = boot(1024, 1, 0x3fff, 0);
+        assert_eq!(map(&mut d, &mut p, 0x1000_3a00, 0x100, 0xfff), START + 0x3a00);
+    }
+
+    #[test]
     fn fixed_bounce_size_is_clamped_with_a_warning() {
         let (mut d, mut p) = boot(1024, 1, 0, 0);
         let tlb = map(&mut d, &mut p, 0x1000_0000, 0x100, 0);
