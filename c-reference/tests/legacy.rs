@@ -3,9 +3,7 @@
 //! include/linux/dma-direct.h, include/linux/dma-map-ops.h, mm/slab_common.c), not copied
 //! from the model's output.
 
-use dmadiff_cref::{
-    BusDmaRegion, Call, CallResult, DeviceConfig, Hooks, LegacyModel, ReportKind, SwiotlbConfig, SwiotlbMode,
-};
+use dmadiff_cref::{BusDmaRegion, Call, CallResult, DeviceConfig, LegacyModel, SwiotlbConfig, SwiotlbMode};
 
 const BIDIR: u32 = 0;
 const TO_DEV: u32 = 1;
@@ -16,57 +14,8 @@ const WEAK_ORDERING: u64 = 1 << 1;
 const BIT10: u64 = 1 << 10;
 const ERR: u64 = u64::MAX;
 
-/// Records every platform effect as one line, in call order.
-#[derive(Default)]
-struct Rec {
-    events: Vec<String>,
-    p2p_pfns: Vec<u64>,
-}
-
-impl Hooks for Rec {
-    fn arch_sync_dma_for_device(&mut self, paddr: u64, size: u64, dir: u32) {
-        self.events.push(format!("for_device {paddr:#x} {size:#x} {dir}"));
-    }
-    fn arch_sync_dma_for_cpu(&mut self, paddr: u64, size: u64, dir: u32) {
-        self.events.push(format!("for_cpu {paddr:#x} {size:#x} {dir}"));
-    }
-    fn arch_sync_dma_for_cpu_all(&mut self) {
-        self.events.push("for_cpu_all".to_string());
-    }
-    fn arch_dma_mark_clean(&mut self, paddr: u64, size: u64) {
-        self.events.push(format!("mark_clean {paddr:#x} {size:#x}"));
-    }
-    fn pfn_valid(&mut self, pfn: u64) -> bool {
-        self.events.push(format!("pfn_valid {pfn:#x}"));
-        true
-    }
-    fn is_pci_p2pdma_page(&mut self, pfn: u64) -> bool {
-        self.events.push(format!("p2p? {pfn:#x}"));
-        self.p2p_pfns.contains(&pfn)
-    }
-    fn trace_dma_map(&mut self, event: &str, phys: u64, dma: u64, size: u64, dir: u32, attrs: u64) {
-        self.events
-            .push(format!("trace {event} phys={phys:#x} dma={dma:#x} size={size:#x} dir={dir} attrs={attrs:#x}"));
-    }
-    fn trace_dma_unmap(&mut self, event: &str, addr: u64, size: u64, dir: u32, attrs: u64) {
-        self.events.push(format!("trace {event} addr={addr:#x} size={size:#x} dir={dir} attrs={attrs:#x}"));
-    }
-    fn trace_dma_sync_single(&mut self, event: &str, addr: u64, size: u64, dir: u32) {
-        self.events.push(format!("trace {event} addr={addr:#x} size={size:#x} dir={dir}"));
-    }
-    fn report(&mut self, kind: ReportKind, func: &str, text: &str) {
-        self.events.push(format!("{kind:?} {func}: {text}"));
-    }
-    fn cpu_memcpy(&mut self, dst: u64, src: u64, size: u64) {
-        self.events.push(format!("memcpy {dst:#x} <- {src:#x} {size:#x}"));
-    }
-    fn boot_memzero(&mut self, start: u64, size: u64) {
-        self.events.push(format!("memzero {start:#x} {size:#x}"));
-    }
-    fn trace_swiotlb_bounced(&mut self, dev_addr: u64, size: u64, force: bool) {
-        self.events.push(format!("trace swiotlb_bounced dev_addr={dev_addr:#x} size={size:#x} force={force}"));
-    }
-}
+mod common;
+use common::Rec;
 
 /// The swiotlb pool of the tests that bounce: 2 MiB at 2 GiB, one area.
 const POOL: u64 = 0x8000_0000;
