@@ -62,6 +62,15 @@ impl Mapping {
         }
     }
 
+    /// The DMA API's ownership contract covers this mapping: a streaming mapping of memory the
+    /// CPU caches. DMA_ATTR_MMIO and dma_map_resource() promise the memory is never cached, so
+    /// no cache maintenance happens for them and nothing is promised about cached RAM behind
+    /// them; allocator-level buffers and mappings whose device parameters changed are outside
+    /// it too.
+    pub fn in_ownership_contract(&self) -> bool {
+        !self.allocator_level && !self.tainted && self.kind != MapKind::Resource && !self.attrs.contains(DmaAttrs::MMIO)
+    }
+
     /// An unmap of `kind` with these resolved arguments is the exact inverse of this map.
     pub fn is_undone_by(&self, kind: UnmapKind, offset: u64, size: u64, dir: DmaDir, attrs: DmaAttrs) -> bool {
         let same_call = match kind {

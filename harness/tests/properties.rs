@@ -7,7 +7,7 @@ use dmadiff::scenario::{parse_str, Scenario};
 /// Random scenarios either agree, or first differ where the allow-list says the kernel does.
 #[test]
 fn random_scenarios_agree_or_hit_the_allowlist() {
-    bolero::check!().with_arbitrary::<Scenario>().with_iterations(1500).for_each(|sc| {
+    bolero::check!().with_arbitrary::<Scenario>().with_iterations(500).for_each(|sc| {
         check_scenario(sc);
     });
 }
@@ -36,7 +36,7 @@ fn fixed_seed_sweep_agrees_or_hits_the_allowlist() {
 /// Every generated scenario prints as text that parses back to itself.
 #[test]
 fn generated_scenarios_round_trip() {
-    bolero::check!().with_arbitrary::<Scenario>().with_iterations(1500).for_each(|sc| {
+    bolero::check!().with_arbitrary::<Scenario>().with_iterations(500).for_each(|sc| {
         let text = sc.to_string();
         let back = parse_str(&text, "generated").unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(*sc, back, "{text}");

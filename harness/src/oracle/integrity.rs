@@ -110,7 +110,7 @@ fn reached(m: &Mapping, off: u64, landed: Option<PhysAddr>, pool: Option<(u64, u
 /// The mapping and range an access covers, if the contract allows it.
 fn in_contract(target: Option<(&Mapping, u64)>, len: u64) -> Option<(&Mapping, u64)> {
     let (m, off) = target?;
-    (!m.allocator_level && !m.tainted && m.mapped && m.live && len <= m.size && off <= m.size - len).then_some((m, off))
+    (m.in_ownership_contract() && m.mapped && m.live && len <= m.size && off <= m.size - len).then_some((m, off))
 }
 
 impl Integrity {
@@ -275,7 +275,7 @@ impl Integrity {
         let op = op as u32;
         match a {
             Access::Map(m) => {
-                if m.mapped && !m.allocator_level {
+                if m.mapped && m.in_ownership_contract() {
                     self.to_device(m.phys.0, m.size, m.dir, !m.attrs.contains(DmaAttrs::SKIP_CPU_SYNC));
                 }
                 Vec::new()
@@ -283,7 +283,7 @@ impl Integrity {
             Access::Unmap { target, kind, size, dir, attrs, events } => {
                 let mut transferred = false;
                 // Allocator-level buffers have no ownership contract: only their effects count.
-                if let Some((m, off)) = target.filter(|(m, _)| m.mapped && m.live && !m.tainted && !m.allocator_level) {
+                if let Some((m, off)) = target.filter(|(m, _)| m.mapped && m.live && m.in_ownership_contract()) {
                     let matching = m.is_undone_by(kind, off, size, dir, attrs);
                     if matching && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
                         self.to_cpu(m.phys.0, m.size, dir);
