@@ -194,7 +194,7 @@ impl<'s> Exec<'s> {
             DmaRef::Raw(a) => (DmaAddr(*a), None),
             DmaRef::Handle { name, offset } => {
                 let m = &self.maps[name.as_str()];
-                (m.dma.add(*offset), Some((m, *offset)))
+                (m.dma.wrapping_add(*offset), Some((m, *offset)))
             }
         }
     }
@@ -235,7 +235,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                     MapKind::Resource => ApiCall::MapResource { phys: *phys, size: *size, dir: *dir, attrs: *attrs },
                 };
                 let res = call(&mut be, &mut plat, c);
-                let m = Mapping::made(*kind, false, phys.add(*offset), *size, *dir, *attrs, res);
+                let m = Mapping::made(*kind, false, phys.wrapping_add(*offset), *size, *dir, *attrs, res);
                 if m.mapped {
                     // Where the device will go: a bounce slot when the bus lands in the pool.
                     if let Ok(target) = plat.bus_to_phys(m.dma, m.size) {

@@ -27,13 +27,13 @@ impl PhysAddr {
     pub fn offset_in_page(self) -> u64 {
         self.0 & (PAGE_SIZE - 1)
     }
-    pub fn add(self, off: u64) -> PhysAddr {
+    pub fn wrapping_add(self, off: u64) -> PhysAddr {
         PhysAddr(self.0.wrapping_add(off))
     }
 }
 
 impl DmaAddr {
-    pub fn add(self, off: u64) -> DmaAddr {
+    pub fn wrapping_add(self, off: u64) -> DmaAddr {
         DmaAddr(self.0.wrapping_add(off))
     }
     pub fn is_error(self) -> bool {

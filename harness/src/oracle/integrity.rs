@@ -154,7 +154,7 @@ impl Integrity {
     }
 
     /// The buffer goes to the device (map, sync_for_device); `clean` when caches are cleaned.
-    fn to_device(&mut self, p: u64, len: u64, dir: DmaDir, clean: bool) {
+    fn hand_to_device(&mut self, p: u64, len: u64, dir: DmaDir, clean: bool) {
         let Some(range) = self.tracked(p, len) else { return };
         if clean {
             for l in lines(p, len) {
@@ -181,7 +181,7 @@ impl Integrity {
     }
 
     /// The buffer comes back to the CPU (unmap, sync_for_cpu).
-    fn to_cpu(&mut self, p: u64, len: u64, dir: DmaDir) {
+    fn hand_to_cpu(&mut self, p: u64, len: u64, dir: DmaDir) {
         let Some(range) = self.tracked(p, len) else { return };
         for a in range {
             let dirty = self.line_dirty(a);
@@ -276,7 +276,7 @@ impl Integrity {
         match a {
             Access::Map(m) => {
                 if m.mapped && m.in_ownership_contract() {
-                    self.to_device(m.phys.0, m.size, m.dir, !m.attrs.contains(DmaAttrs::SKIP_CPU_SYNC));
+                    self.hand_to_device(m.phys.0, m.size, m.dir, !m.attrs.contains(DmaAttrs::SKIP_CPU_SYNC));
                 }
                 Vec::new()
             }
@@ -286,11 +286,11 @@ impl Integrity {
                 if let Some((m, off)) = target.filter(|(m, _)| m.mapped && m.live && m.in_ownership_contract()) {
                     let matching = m.is_undone_by(kind, off, size, dir, attrs);
                     if matching && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
-                        self.to_cpu(m.phys.0, m.size, dir);
+                        self.hand_to_cpu(m.phys.0, m.size, dir);
                         transferred = true;
                     } else {
                         // The device lost the buffer, but nothing made its stores visible.
-                        self.to_cpu(m.phys.0, m.size, DmaDir::TO_DEVICE);
+                        self.hand_to_cpu(m.phys.0, m.size, DmaDir::TO_DEVICE);
                     }
                 }
                 if !transferred {
@@ -309,7 +309,7 @@ impl Integrity {
                     if dir == m.dir || m.dir == DmaDir::BIDIRECTIONAL && dir.is_valid() {
                         let p = m.phys.0.wrapping_add(off);
                         if for_cpu {
-                            self.to_cpu(p, size, dir)
+                            self.hand_to_cpu(p, size, dir)
                         } else {
                             // Handing part of a buffer back to a device that still owns its
                             // own stores: the clean of a stale bounce line can overwrite them
@@ -336,7 +336,7 @@ impl Integrity {
                                     }
                                 }
                             }
-                            self.to_device(p, size, dir, true)
+                            self.hand_to_device(p, size, dir, true)
                         }
                         transferred = true;
                     }

@@ -84,7 +84,7 @@ pub fn dma_kmalloc_size_aligned(dev: &Device, size: u64) -> bool {
     if size >= 2 * dev.arch_dma_minalign {
         return true;
     }
-    kmalloc_size_roundup(dev, size) % dma_get_cache_alignment(dev) == 0
+    kmalloc_size_roundup(dev, size).is_multiple_of(dma_get_cache_alignment(dev))
 }
 
 /// models dma_kmalloc_needs_bounce(): a size heuristic that also fires for non-kmalloc memory.

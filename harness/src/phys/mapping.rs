@@ -96,7 +96,7 @@ pub fn dma_map_page_attrs(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<DmaAddr> {
-    let phys = page.add(offset);
+    let phys = page.wrapping_add(offset);
     // MMIO has no struct page: refused silently, before even the direction check.
     if attrs.contains(DmaAttrs::MMIO) {
         return Ok(DMA_MAPPING_ERROR);

@@ -370,7 +370,7 @@ fn gen_cpu(g: &mut Gen<'_, '_>, c: &Config, live: &[Live]) -> Result<Op> {
         let l = g.u.choose(live)?;
         let off = g.u.int_in_range(0..=l.size.saturating_sub(1))?;
         let len = g.u.int_in_range(1..=(l.size - off).max(1))?;
-        (l.phys.add(off), len)
+        (l.phys.wrapping_add(off), len)
     } else {
         let r = *g.u.choose(&buffer_ram(c))?;
         let size = g.size()?;
