@@ -23,20 +23,7 @@ const POOL: u64 = 0x8000_0000;
 /// A coherent device with a 64-bit mask, no dma_range_map, arm64 configuration, booted with
 /// swiotlb=noforce (no pool, so nothing bounces and the kmalloc caches are 128-aligned).
 fn cfg() -> DeviceConfig {
-    DeviceConfig {
-        name: "0000:01:00.0".to_string(),
-        driver: "nvme".to_string(),
-        dma_mask: Some(u64::MAX),
-        bus_dma_limit: 0,
-        dma_coherent: true,
-        dma_range_map: vec![],
-        dma_bounce_unaligned_kmalloc: true,
-        arch_dma_minalign: 128,
-        dma_api_debug: false,
-        nr_cpus: 1,
-        dma_parms: None,
-        swiotlb: SwiotlbConfig { mode: SwiotlbMode::Off, start: 0, nslabs: 0, nareas: 0 },
-    }
+    common::base_device()
 }
 
 /// The same device with the default pool at POOL (1024 slots, one area).

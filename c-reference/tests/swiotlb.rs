@@ -29,18 +29,9 @@ use common::Rec;
 /// A coherent 64-bit device with dma_parms (nothing set) and a swiotlb pool at POOL.
 fn cfg(mode: SwiotlbMode, nslabs: u64, nareas: u32) -> DeviceConfig {
     DeviceConfig {
-        name: "0000:01:00.0".to_string(),
-        driver: "nvme".to_string(),
-        dma_mask: Some(u64::MAX),
-        bus_dma_limit: 0,
-        dma_coherent: true,
-        dma_range_map: vec![],
-        dma_bounce_unaligned_kmalloc: true,
-        arch_dma_minalign: 128,
-        dma_api_debug: false,
-        nr_cpus: 1,
         dma_parms: Some(DmaParms { min_align_mask: 0, seg_boundary_mask: 0, max_segment_size: 0 }),
         swiotlb: SwiotlbConfig { mode, start: POOL, nslabs, nareas },
+        ..common::base_device()
     }
 }
 

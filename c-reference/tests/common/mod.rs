@@ -1,10 +1,29 @@
-//! The recording platform both C-model test files use: every hook call becomes one line of
-//! text, and cpu_memcpy copies within a sparse byte memory.
+//! What both C-model test files use: the recording platform (every hook call becomes one
+//! line of text, and cpu_memcpy copies within a sparse byte memory) and the base device.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 
-use dmadiff_cref::{Hooks, ReportKind};
+use dmadiff_cref::{DeviceConfig, Hooks, ReportKind, SwiotlbConfig, SwiotlbMode};
+
+/// A coherent NVMe-like device with a 64-bit mask, no dma_range_map, arm64 configuration,
+/// no dma_parms, booted with swiotlb=noforce.
+pub fn base_device() -> DeviceConfig {
+    DeviceConfig {
+        name: "0000:01:00.0".to_string(),
+        driver: "nvme".to_string(),
+        dma_mask: Some(u64::MAX),
+        bus_dma_limit: 0,
+        dma_coherent: true,
+        dma_range_map: vec![],
+        dma_bounce_unaligned_kmalloc: true,
+        arch_dma_minalign: 128,
+        dma_api_debug: false,
+        nr_cpus: 1,
+        dma_parms: None,
+        swiotlb: SwiotlbConfig { mode: SwiotlbMode::Off, start: 0, nslabs: 0, nareas: 0 },
+    }
+}
 
 /// Records every platform effect as one line, and keeps a sparse byte memory that
 /// cpu_memcpy copies within (unwritten bytes read 0, as after the boot memset).

@@ -131,24 +131,15 @@ impl Backend for LegacyBackend {
     }
 
     fn swiotlb_pool(&self) -> Option<PoolInfo> {
-        self.model.swiotlb_pool().map(|p| PoolInfo {
-            start: p.start,
-            end: p.end,
-            nslabs: p.nslabs,
-            nareas: p.nareas,
-            area_nslabs: p.area_nslabs,
-            force_bounce: p.force_bounce,
-        })
+        self.model.swiotlb_pool()
     }
 
     fn swiotlb_slot(&self, index: u64) -> SlotInfo {
-        let s = self.model.swiotlb_slot(index);
-        SlotInfo { orig_addr: s.orig_addr, alloc_size: s.alloc_size, list: s.list, pad_slots: s.pad_slots }
+        self.model.swiotlb_slot(index)
     }
 
     fn swiotlb_area(&self, area: u32) -> AreaInfo {
-        let a = self.model.swiotlb_area(area);
-        AreaInfo { index: a.index, used: a.used }
+        self.model.swiotlb_area(area)
     }
 
     fn swiotlb_touched_segments(&self) -> Vec<u64> {

@@ -6,37 +6,12 @@
 //!   the pool and inside one 128-slot segment;
 //! - once every mapping is unmapped, no slot is left allocated.
 
-use serde::Serialize;
-
 use crate::backend::Backend;
 use crate::phys::swiotlb::{IO_TLB_SEGSIZE, IO_TLB_SHIFT};
 
-/// The pool as a side booted it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct PoolInfo {
-    pub start: u64,
-    pub end: u64,
-    pub nslabs: u64,
-    pub nareas: u32,
-    pub area_nslabs: u64,
-    pub force_bounce: bool,
-}
-
-/// One slot (struct io_tlb_slot).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct SlotInfo {
-    pub orig_addr: u64,
-    pub alloc_size: u64,
-    pub list: u32,
-    pub pad_slots: u32,
-}
-
-/// One area (struct io_tlb_area).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct AreaInfo {
-    pub index: u64,
-    pub used: u64,
-}
+/// The read-only views of one side's allocator: the FFI wrapper defines them, and the Rust
+/// mapper fills the same structs, so the checks below read both sides alike.
+pub use dmadiff_cref::{AreaInfo, PoolInfo, SlotInfo};
 
 /// Bytes in one 128-slot segment.
 const SEGMENT_BYTES: u64 = IO_TLB_SEGSIZE << IO_TLB_SHIFT;
