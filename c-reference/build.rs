@@ -2,7 +2,15 @@
 use std::env;
 use std::path::PathBuf;
 
-const SOURCES: &[&str] = &["src/mapping.c", "src/direct.c", "src/dmadiff.c", "src/compat.c", "src/swiotlb.c"];
+const SOURCES: &[&str] = &[
+    "src/mapping.c",
+    "src/direct.c",
+    "src/dmadiff.c",
+    "src/compat.c",
+    "src/swiotlb.c",
+    "src/iova.c",
+    "src/dma-iommu.c",
+];
 
 fn main() {
     let mut build = cc::Build::new();

@@ -18,10 +18,10 @@ static inline const struct dma_map_ops *get_dma_ops(struct device *dev)
 	return NULL;
 }
 
-/* models use_dma_iommu(): no IOMMU in this model */
+/* models use_dma_iommu(): dev->dma_iommu, set by iommu_setup_dma_ops() */
 static inline bool use_dma_iommu(struct device *dev)
 {
-	return false;
+	return dev->dma_iommu;
 }
 
 /* CONFIG_ARCH_HAS_DMA_MAP_DIRECT is powerpc only */

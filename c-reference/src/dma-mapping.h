@@ -60,6 +60,10 @@ struct page;
 #define page_to_pfn(page)	((unsigned long)(uintptr_t)(page))
 #define page_to_phys(page)	PFN_PHYS(page_to_pfn(page))
 
+/* container_of() of include/linux/container_of.h, without the type check */
+#define container_of(ptr, type, member)	\
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
 /* include/linux/dma-direction.h */
 enum dma_data_direction {
 	DMA_BIDIRECTIONAL = 0,
@@ -98,6 +102,8 @@ struct dmadiff_ctx;
 struct bus_dma_region;
 struct io_tlb_mem;
 struct swiotlb_globals;
+struct iommu_domain;
+struct dev_iommu;
 
 /* struct device_dma_parameters of include/linux/device.h */
 struct device_dma_parameters {
@@ -123,6 +129,13 @@ struct device {
 	struct dmadiff_kconfig kconfig;
 	struct swiotlb_globals *swiotlb;	/* swiotlb.c's file-scope state of this boot */
 	unsigned int cpu;			/* what raw_smp_processor_id() returns now */
+	unsigned int nr_cpus;			/* num_possible_cpus() == num_online_cpus() */
+	/* IOMMU (include/linux/iommu.h); iommu_domain NULL: no IOMMU, dma-direct */
+	struct iommu_domain *iommu_domain;	/* iommu_group->default_domain */
+	struct dev_iommu *iommu;
+	bool is_pci;				/* dev_is_pci() */
+	bool untrusted;				/* to_pci_dev(dev)->untrusted */
+	bool dma_iommu;				/* dev->dma_iommu: use_dma_iommu() */
 };
 
 /* models raw_smp_processor_id(): the CPU the harness runs the call on */
@@ -214,6 +227,9 @@ void __dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 		size_t size, enum dma_data_direction dir);
 void __dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 		size_t size, enum dma_data_direction dir);
+
+size_t dma_max_mapping_size(struct device *dev);
+size_t dma_opt_mapping_size(struct device *dev);
 
 /* models dma_mapping_error() in include/linux/dma-mapping.h */
 static inline int dma_mapping_error(struct device *dev, dma_addr_t dma_addr)

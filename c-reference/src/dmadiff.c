@@ -15,6 +15,9 @@
 
 #include "compat.h"
 #include "direct.h"
+#include "dma-iommu.h"
+#include "iommu.h"
+#include "iova.h"
 #include "swiotlb.h"
 #include "trace-dma.h"
 #include "trace-swiotlb.h"
@@ -36,6 +39,12 @@ struct dmadiff_ctx {
 	struct bus_dma_region *dma_range_map;	/* owned, size-0 terminated */
 	struct device_dma_parameters dma_parms;	/* what dev.dma_parms points at, if any */
 	struct swiotlb_globals swiotlb;		/* kernel/dma/swiotlb.c's file-scope state */
+	struct iommu_domain iommu_domain;	/* what dev.iommu_domain points at, if any */
+	struct dev_iommu dev_iommu;		/* what dev.iommu points at, if any */
+	struct dmadiff_iommu_resv_region *resv;	/* owned copies of the IOMMU boot config */
+	struct dmadiff_pci_window *pci_windows;
+	struct iova_domain iovad;		/* the allocator-level domain (DMADIFF_CALL_IOVA_INIT) */
+	bool iovad_live;
 	char *name;
 	char *driver;
 	const struct dmadiff_platform_ops *ops;	/* only during dmadiff_call() and the boot */
@@ -296,6 +305,14 @@ void dmadiff_memcpy_phys(struct device *dev, phys_addr_t dst, phys_addr_t src,
 	ops->cpu_memcpy(ops->priv, dst, src, size);
 }
 
+/* memset() through the CPU's cache, e.g. dma-iommu zeroing bounce padding */
+void dmadiff_memset_phys(struct device *dev, phys_addr_t dst, u8 value, size_t size)
+{
+	const struct dmadiff_platform_ops *ops = ops_of(dev);
+
+	ops->cpu_memset(ops->priv, dst, value, size);
+}
+
 void dmadiff_boot_memzero(struct device *dev, phys_addr_t start, size_t size)
 {
 	const struct dmadiff_platform_ops *ops = ops_of(dev);
@@ -377,6 +394,126 @@ void trace_swiotlb_bounced(struct device *dev, dma_addr_t dev_addr, size_t size)
 				   is_swiotlb_force_bounce(dev));
 }
 
+/* ---- the IOMMU in front of the device ---- */
+
+/* iommu_probe_device() + the default domain's allocation, then iommu_setup_dma_ops() */
+static int dmadiff_iommu_boot(struct dmadiff_ctx *ctx,
+			      const struct dmadiff_iommu_config *cfg)
+{
+	struct device *dev = &ctx->dev;
+	struct iommu_domain *domain = &ctx->iommu_domain;
+	struct dev_iommu *param = &ctx->dev_iommu;
+
+	if (cfg->nr_resv) {
+		ctx->resv = calloc(cfg->nr_resv, sizeof(*ctx->resv));
+		if (!ctx->resv)
+			return -1;
+		memcpy(ctx->resv, cfg->resv, cfg->nr_resv * sizeof(*ctx->resv));
+	}
+	if (cfg->nr_pci_windows) {
+		ctx->pci_windows = calloc(cfg->nr_pci_windows, sizeof(*ctx->pci_windows));
+		if (!ctx->pci_windows)
+			return -1;
+		memcpy(ctx->pci_windows, cfg->pci_windows,
+		       cfg->nr_pci_windows * sizeof(*ctx->pci_windows));
+	}
+	switch (cfg->domain_type) {
+	case DMADIFF_IOMMU_IDENTITY:
+		domain->type = IOMMU_DOMAIN_IDENTITY;
+		break;
+	case DMADIFF_IOMMU_DMA:
+		domain->type = IOMMU_DOMAIN_DMA;
+		break;
+	case DMADIFF_IOMMU_DMA_FQ:
+		domain->type = IOMMU_DOMAIN_DMA_FQ;
+		break;
+	default:
+		return -1;
+	}
+	domain->pgsize_bitmap = cfg->pgsize_bitmap;
+	domain->geometry.aperture_start = cfg->aperture_start;
+	domain->geometry.aperture_end = cfg->aperture_end;
+	domain->geometry.force_aperture = cfg->force_aperture;
+	param->shadow_on_flush = cfg->shadow_on_flush;
+	param->cap_deferred_flush = cfg->deferred_flush;
+	param->forcedac = cfg->forcedac;
+	param->resv = ctx->resv;
+	param->nr_resv = cfg->nr_resv;
+	param->pci_windows = ctx->pci_windows;
+	param->nr_pci_windows = cfg->nr_pci_windows;
+	dev->iommu_domain = domain;
+	dev->iommu = param;
+	iommu_setup_dma_ops(dev);
+	return 0;
+}
+
+/* The device probe: its IOMMU; a BUG() there (a granule init_iova_domain() refuses) fails the boot. */
+static int dmadiff_probe(struct dmadiff_ctx *ctx, const struct dmadiff_device_config *cfg)
+{
+	if (setjmp(ctx->bug))
+		return -1;
+	if (cfg->iommu.domain_type == DMADIFF_IOMMU_NONE)
+		return 0;
+	return dmadiff_iommu_boot(ctx, &cfg->iommu);
+}
+
+/* ---- drivers/iommu/iommu.c over the platform's mock IOMMU ---- */
+
+/* models iommu_map(): the page table checks alignment, range and overlap */
+int iommu_map(struct iommu_domain *domain, unsigned long iova, phys_addr_t paddr,
+	      size_t size, int prot, gfp_t gfp)
+{
+	struct dmadiff_ctx *ctx = container_of(domain, struct dmadiff_ctx, iommu_domain);
+	const struct dmadiff_platform_ops *ops = ops_of(&ctx->dev);
+
+	return ops->iommu_map(ops->priv, iova, paddr, size, prot);
+}
+
+/* models iommu_unmap_fast(): the unmapped range joins the gather */
+size_t iommu_unmap_fast(struct iommu_domain *domain, unsigned long iova, size_t size,
+			struct iommu_iotlb_gather *iotlb_gather)
+{
+	struct dmadiff_ctx *ctx = container_of(domain, struct dmadiff_ctx, iommu_domain);
+	const struct dmadiff_platform_ops *ops = ops_of(&ctx->dev);
+	size_t unmapped = ops->iommu_unmap(ops->priv, iova, size);
+
+	if (unmapped) {
+		if (iova < iotlb_gather->start)
+			iotlb_gather->start = iova;
+		if (iova + unmapped - 1 > iotlb_gather->end)
+			iotlb_gather->end = iova + unmapped - 1;
+	}
+	return unmapped;
+}
+
+/* models iommu_iotlb_sync(): the driver's iotlb_sync, then a fresh gather */
+void iommu_iotlb_sync(struct iommu_domain *domain, struct iommu_iotlb_gather *iotlb_gather)
+{
+	struct dmadiff_ctx *ctx = container_of(domain, struct dmadiff_ctx, iommu_domain);
+	const struct dmadiff_platform_ops *ops = ops_of(&ctx->dev);
+
+	ops->iommu_iotlb_sync(ops->priv, iotlb_gather->start, iotlb_gather->end);
+	iommu_iotlb_gather_init(iotlb_gather);
+}
+
+/* models iommu_flush_iotlb_all() */
+void iommu_flush_iotlb_all(struct iommu_domain *domain)
+{
+	struct dmadiff_ctx *ctx = container_of(domain, struct dmadiff_ctx, iommu_domain);
+	const struct dmadiff_platform_ops *ops = ops_of(&ctx->dev);
+
+	ops->iommu_flush_iotlb_all(ops->priv);
+}
+
+/* models iommu_iova_to_phys() */
+phys_addr_t iommu_iova_to_phys(struct iommu_domain *domain, dma_addr_t iova)
+{
+	struct dmadiff_ctx *ctx = container_of(domain, struct dmadiff_ctx, iommu_domain);
+	const struct dmadiff_platform_ops *ops = ops_of(&ctx->dev);
+
+	return ops->iommu_iova_to_phys(ops->priv, iova);
+}
+
 /* ---- the context ---- */
 
 struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg,
@@ -422,9 +559,10 @@ struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg,
 	dev->kconfig.arch_dma_minalign = cfg->arch_dma_minalign;
 	dev->kconfig.dma_api_debug = cfg->dma_api_debug;
 
-	/* dma_setup_need_sync() only runs from dma_set_mask(), which fails without dev->dma_mask */
-	dev->dma_skip_sync = dev->dma_mask ? dev_is_dma_coherent(dev) : false;
-
+	/*
+	 * dma_setup_need_sync() only runs from dma_set_mask(), which fails without dev->dma_mask;
+	 * for dma-direct and dma-iommu devices alike it starts from coherence (set below).
+	 */
 	if (cfg->has_dma_parms) {
 		/* the kernel fields are unsigned int: wider masks truncate as in the setters */
 		ctx->dma_parms.max_segment_size = cfg->max_segment_size;
@@ -440,6 +578,15 @@ struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg,
 		ctx->ops = NULL;
 		goto fail;
 	}
+	dev->is_pci = cfg->is_pci;
+	dev->untrusted = cfg->untrusted;
+	dev->nr_cpus = cfg->nr_cpus ? cfg->nr_cpus : 1;
+	if (dmadiff_probe(ctx, cfg)) {
+		ctx->ops = NULL;
+		goto fail;
+	}
+	/* the driver's dma_set_mask() runs after probe: dma_setup_need_sync() sees dma_iommu */
+	dev->dma_skip_sync = dev->dma_mask ? dev_is_dma_coherent(dev) : false;
 	ctx->ops = NULL;
 	return ctx;
 
@@ -452,6 +599,11 @@ void dmadiff_ctx_free(struct dmadiff_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	if (ctx->iovad_live)
+		put_iova_domain(&ctx->iovad);
+	dmadiff_iommu_dma_teardown(&ctx->dev);
+	free(ctx->resv);
+	free(ctx->pci_windows);
 	dmadiff_swiotlb_teardown(&ctx->swiotlb);
 	free(ctx->dma_range_map);
 	free(ctx->name);
@@ -461,14 +613,30 @@ void dmadiff_ctx_free(struct dmadiff_ctx *ctx)
 
 /* ---- the entry point ---- */
 
+/* a struct iova * result: the node's pfns, or NULL */
+static void iova_result(struct dmadiff_result *res, const struct iova *iova)
+{
+	if (!iova) {
+		res->is_null = true;
+		return;
+	}
+	res->value = iova->pfn_lo;
+	res->value2 = iova->pfn_hi;
+}
+
 int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops,
-		 const struct dmadiff_call *call, uint64_t *ret)
+		 const struct dmadiff_call *call, struct dmadiff_result *res)
 {
 	struct device *dev = &ctx->dev;
 	enum dma_data_direction dir = (enum dma_data_direction)call->dir;
 	uint64_t result = 0;
 
-	*ret = 0;
+	memset(res, 0, sizeof(*res));
+	if (call->kind >= DMADIFF_CALL_ALLOC_IOVA && call->kind <= DMADIFF_CALL_FREE_CPU_CACHED_IOVAS &&
+	    !ctx->iovad_live) {
+		fprintf(stderr, "dmadiff: iova call %d before DMADIFF_CALL_IOVA_INIT\n", call->kind);
+		abort();
+	}
 	ctx->ops = ops;
 	if (setjmp(ctx->bug)) {
 		ctx->ops = NULL;
@@ -548,13 +716,60 @@ int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops
 	case DMADIFF_CALL_RUN_ON_CPU:
 		dev->cpu = (unsigned int)call->addr;
 		break;
+	case DMADIFF_CALL_IOVA_INIT:
+		/* vduse's pattern: init_iova_domain() then iova_domain_init_rcaches() */
+		if (ctx->iovad_live)
+			put_iova_domain(&ctx->iovad);
+		ctx->iovad_live = false;
+		init_iova_domain(&ctx->iovad, call->addr, call->offset, dev);
+		ctx->iovad_live = true;
+		result = (uint64_t)(int64_t)iova_domain_init_rcaches(&ctx->iovad, dev->nr_cpus);
+		break;
+	case DMADIFF_CALL_ALLOC_IOVA:
+		iova_result(res, alloc_iova(&ctx->iovad, call->size, call->addr, call->attrs != 0));
+		ctx->ops = NULL;
+		return 0;
+	case DMADIFF_CALL_FREE_IOVA:
+		free_iova(&ctx->iovad, call->addr);
+		break;
+	case DMADIFF_CALL_FIND_IOVA:
+		iova_result(res, find_iova(&ctx->iovad, call->addr));
+		ctx->ops = NULL;
+		return 0;
+	case DMADIFF_CALL_RESERVE_IOVA:
+		iova_result(res, reserve_iova(&ctx->iovad, call->addr, call->offset));
+		ctx->ops = NULL;
+		return 0;
+	case DMADIFF_CALL_ALLOC_IOVA_FAST:
+		result = alloc_iova_fast(&ctx->iovad, call->size, call->addr, call->attrs != 0);
+		break;
+	case DMADIFF_CALL_FREE_IOVA_FAST:
+		free_iova_fast(&ctx->iovad, call->addr, call->size);
+		break;
+	case DMADIFF_CALL_FREE_CPU_CACHED_IOVAS:
+		free_cpu_cached_iovas((unsigned int)call->addr, &ctx->iovad);
+		break;
+	case DMADIFF_CALL_IOVA_DEPOT_WORK:
+		if (ctx->iovad_live)
+			iova_depot_work_tick(&ctx->iovad);
+		dmadiff_iommu_dma_depot_tick(dev);
+		break;
+	case DMADIFF_CALL_FQ_TIMEOUT:
+		dmadiff_iommu_dma_fq_timeout(dev);
+		break;
+	case DMADIFF_CALL_DMA_OPT_MAPPING_SIZE:
+		result = dma_opt_mapping_size(dev);
+		break;
+	case DMADIFF_CALL_DMA_MAX_MAPPING_SIZE:
+		result = dma_max_mapping_size(dev);
+		break;
 	default:
 		fprintf(stderr, "dmadiff: unknown call kind %d\n", call->kind);
 		abort();
 	}
 
 	ctx->ops = NULL;
-	*ret = result;
+	res->value = result;
 	return 0;
 }
 
@@ -576,6 +791,36 @@ void dmadiff_swiotlb_area(const struct dmadiff_ctx *ctx, uint32_t area,
 			  struct dmadiff_swiotlb_area_info *out)
 {
 	dmadiff_swiotlb_area_info(&ctx->dev, area, out);
+}
+
+int64_t dmadiff_iova_nodes(const struct dmadiff_ctx *ctx, int32_t which,
+			   struct dmadiff_iova_range *out, uint64_t max)
+{
+	const struct iova_domain *iovad;
+	struct iova *buf;
+	size_t n;
+
+	if (which == DMADIFF_IOVA_STANDALONE)
+		iovad = ctx->iovad_live ? &ctx->iovad : NULL;
+	else
+		iovad = ctx->dev.dma_iommu ?
+			dmadiff_iommu_dma_iovad((struct device *)&ctx->dev) : NULL;
+	if (!iovad)
+		return -1;
+	n = iova_dump_nodes(iovad, NULL, 0);
+	if (n && max) {
+		/* out's layout is the ABI's, not struct iova's */
+		buf = calloc(n, sizeof(*buf));
+		if (!buf)
+			abort();
+		iova_dump_nodes(iovad, buf, n);
+		for (size_t i = 0; i < n && i < max; i++) {
+			out[i].pfn_lo = buf[i].pfn_lo;
+			out[i].pfn_hi = buf[i].pfn_hi;
+		}
+		free(buf);
+	}
+	return (int64_t)n;
 }
 
 uint64_t dmadiff_swiotlb_touched_segments(const struct dmadiff_ctx *ctx,

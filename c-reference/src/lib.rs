@@ -64,11 +64,111 @@ pub trait Hooks {
     /// memcpy() by the CPU between two linear-map addresses (swiotlb_bounce); called for
     /// every bounce, size 0 included.
     fn cpu_memcpy(&mut self, dst: u64, src: u64, size: u64);
+    /// memset() by the CPU of a linear-map range (dma-iommu's bounce padding).
+    fn cpu_memset(&mut self, dst: u64, value: u8, size: u64);
     /// memset(0) of the swiotlb pool when it is initialised at boot (inside `LegacyModel::new`).
     fn boot_memzero(&mut self, start: u64, size: u64);
     /// Tracepoint swiotlb_bounced: dev_addr is phys_to_dma() of the original, force is
     /// is_swiotlb_force_bounce(dev).
     fn trace_swiotlb_bounced(&mut self, dev_addr: u64, size: u64, force: bool);
+    /// models iommu_map() on the device's domain: 0 or a negative errno. The default is a
+    /// platform without an IOMMU page table.
+    fn iommu_map(&mut self, _iova: u64, _paddr: u64, _size: u64, _prot: i32) -> i32 {
+        -22
+    }
+    /// models the page-table walk of iommu_unmap_fast(): bytes unmapped.
+    fn iommu_unmap(&mut self, _iova: u64, _size: u64) -> u64 {
+        0
+    }
+    /// models iommu_iova_to_phys(): 0 when nothing is mapped there.
+    fn iommu_iova_to_phys(&mut self, _iova: u64) -> u64 {
+        0
+    }
+    /// models ops->iotlb_sync() over a gather's `[start, end]`.
+    fn iommu_iotlb_sync(&mut self, _start: u64, _end: u64) {}
+    /// models ops->flush_iotlb_all()
+    fn iommu_flush_iotlb_all(&mut self) {}
+}
+
+/// The device's default IOMMU domain type (`enum dmadiff_iommu_domain_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IommuDomainType {
+    /// No IOMMU: dma-direct.
+    None,
+    Identity,
+    Dma,
+    DmaFq,
+}
+
+/// `enum iommu_resv_type`, in the kernel's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResvType {
+    Direct,
+    DirectRelaxable,
+    Reserved,
+    Msi,
+    SwMsi,
+}
+
+/// One `struct iommu_resv_region`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResvRegion {
+    pub start: u64,
+    pub length: u64,
+    pub kind: ResvType,
+}
+
+/// One IORESOURCE_MEM window of the PCI host bridge (inclusive end, bus offset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciWindow {
+    pub start: u64,
+    pub end: u64,
+    pub offset: u64,
+}
+
+/// The IOMMU in front of the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IommuConfig {
+    pub domain: IommuDomainType,
+    pub pgsize_bitmap: u64,
+    pub aperture_start: u64,
+    /// Inclusive.
+    pub aperture_end: u64,
+    pub force_aperture: bool,
+    /// IOMMU_CAP_DEFERRED_FLUSH
+    pub deferred_flush: bool,
+    pub shadow_on_flush: bool,
+    /// iommu.forcedac=1
+    pub forcedac: bool,
+    pub resv: Vec<ResvRegion>,
+    pub pci_windows: Vec<PciWindow>,
+}
+
+impl Default for IommuConfig {
+    /// No IOMMU.
+    fn default() -> Self {
+        IommuConfig {
+            domain: IommuDomainType::None,
+            pgsize_bitmap: 0x1000,
+            aperture_start: 0,
+            aperture_end: u64::MAX,
+            force_aperture: true,
+            deferred_flush: true,
+            shadow_on_flush: false,
+            forcedac: false,
+            resv: Vec::new(),
+            pci_windows: Vec::new(),
+        }
+    }
+}
+
+/// Which allocator a view of the iova tree reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IovaDomainId {
+    /// The one `Call::IovaInit` made.
+    Standalone,
+    /// The iommu_dma_cookie's of the device's DMA domain.
+    DmaDomain,
 }
 
 /// How the kernel booted swiotlb for the device (`enum dmadiff_swiotlb_mode`).
@@ -160,6 +260,11 @@ pub struct DeviceConfig {
     /// None: the device has no dma_parms (min_align 0, boundary ULONG_MAX, 64 KiB segments).
     pub dma_parms: Option<DmaParms>,
     pub swiotlb: SwiotlbConfig,
+    /// dev_is_pci()
+    pub is_pci: bool,
+    /// pci_dev->untrusted
+    pub untrusted: bool,
+    pub iommu: IommuConfig,
 }
 
 /// A call into the legacy model.
@@ -206,6 +311,31 @@ pub enum Call {
     SetSegBoundary { mask: u64 },
     /// Later calls run on this CPU (raw_smp_processor_id()); 0 at boot.
     RunOnCpu { cpu: u32 },
+    /// init_iova_domain(granule, start_pfn) + iova_domain_init_rcaches() on the allocator-level
+    /// domain (replacing any earlier one); returns the rcache init's int.
+    IovaInit { granule: u64, start_pfn: u64 },
+    /// alloc_iova(size, limit_pfn, size_aligned) -> [`CallResult::Iova`]
+    AllocIova { size: u64, limit_pfn: u64, size_aligned: bool },
+    /// free_iova(pfn)
+    FreeIova { pfn: u64 },
+    /// find_iova(pfn) -> [`CallResult::Iova`]
+    FindIova { pfn: u64 },
+    /// reserve_iova(pfn_lo, pfn_hi) -> [`CallResult::Iova`]
+    ReserveIova { pfn_lo: u64, pfn_hi: u64 },
+    /// alloc_iova_fast(size, limit_pfn, flush_rcache) -> pfn (0: failure)
+    AllocIovaFast { size: u64, limit_pfn: u64, flush_rcache: bool },
+    /// free_iova_fast(pfn, size)
+    FreeIovaFast { pfn: u64, size: u64 },
+    /// free_cpu_cached_iovas(cpu): the CPU-hotplug dead callback
+    FreeCpuCachedIovas { cpu: u32 },
+    /// iova_depot_work_func() of every rcache whose work is pending, on every domain
+    IovaDepotWork,
+    /// fq_flush_timeout() if the DMA domain's flush-queue timer is armed
+    FqTimeout,
+    /// dma_opt_mapping_size(dev)
+    DmaOptMappingSize,
+    /// dma_max_mapping_size(dev)
+    DmaMaxMappingSize,
 }
 
 impl Call {
@@ -274,6 +404,32 @@ impl Call {
                 (ffi::DMADIFF_CALL_SET_SEG_BOUNDARY, ffi::dmadiff_call { addr: mask, ..z })
             }
             Call::RunOnCpu { cpu } => (ffi::DMADIFF_CALL_RUN_ON_CPU, ffi::dmadiff_call { addr: cpu as u64, ..z }),
+            Call::IovaInit { granule, start_pfn } => {
+                (ffi::DMADIFF_CALL_IOVA_INIT, ffi::dmadiff_call { addr: granule, offset: start_pfn, ..z })
+            }
+            Call::AllocIova { size, limit_pfn, size_aligned } => (
+                ffi::DMADIFF_CALL_ALLOC_IOVA,
+                ffi::dmadiff_call { size, addr: limit_pfn, attrs: size_aligned as u64, ..z },
+            ),
+            Call::FreeIova { pfn } => (ffi::DMADIFF_CALL_FREE_IOVA, ffi::dmadiff_call { addr: pfn, ..z }),
+            Call::FindIova { pfn } => (ffi::DMADIFF_CALL_FIND_IOVA, ffi::dmadiff_call { addr: pfn, ..z }),
+            Call::ReserveIova { pfn_lo, pfn_hi } => {
+                (ffi::DMADIFF_CALL_RESERVE_IOVA, ffi::dmadiff_call { addr: pfn_lo, offset: pfn_hi, ..z })
+            }
+            Call::AllocIovaFast { size, limit_pfn, flush_rcache } => (
+                ffi::DMADIFF_CALL_ALLOC_IOVA_FAST,
+                ffi::dmadiff_call { size, addr: limit_pfn, attrs: flush_rcache as u64, ..z },
+            ),
+            Call::FreeIovaFast { pfn, size } => {
+                (ffi::DMADIFF_CALL_FREE_IOVA_FAST, ffi::dmadiff_call { addr: pfn, size, ..z })
+            }
+            Call::FreeCpuCachedIovas { cpu } => {
+                (ffi::DMADIFF_CALL_FREE_CPU_CACHED_IOVAS, ffi::dmadiff_call { addr: cpu as u64, ..z })
+            }
+            Call::IovaDepotWork => (ffi::DMADIFF_CALL_IOVA_DEPOT_WORK, z),
+            Call::FqTimeout => (ffi::DMADIFF_CALL_FQ_TIMEOUT, z),
+            Call::DmaOptMappingSize => (ffi::DMADIFF_CALL_DMA_OPT_MAPPING_SIZE, z),
+            Call::DmaMaxMappingSize => (ffi::DMADIFF_CALL_DMA_MAX_MAPPING_SIZE, z),
         };
         ffi::dmadiff_call { kind: kind as i32, ..c }
     }
@@ -284,6 +440,8 @@ impl Call {
 pub enum CallResult {
     /// The call returned this value (dma_addr_t, or an int widened to 64 bits; 0 for void).
     Returned(u64),
+    /// A `struct iova *` call returned this node (`pfn_lo`, `pfn_hi`), or NULL.
+    Iova(Option<(u64, u64)>),
     /// The call hit BUG(); the context is dead.
     Bug,
 }
@@ -312,8 +470,14 @@ fn ops_for(hooks_ref: &mut &mut dyn Hooks) -> ffi::dmadiff_platform_ops {
         trace_dma_sync_single: Some(tr_trace_dma_sync_single),
         report: Some(tr_report),
         cpu_memcpy: Some(tr_cpu_memcpy),
+        cpu_memset: Some(tr_cpu_memset),
         boot_memzero: Some(tr_boot_memzero),
         trace_swiotlb_bounced: Some(tr_trace_swiotlb_bounced),
+        iommu_map: Some(tr_iommu_map),
+        iommu_unmap: Some(tr_iommu_unmap),
+        iommu_iova_to_phys: Some(tr_iommu_iova_to_phys),
+        iommu_iotlb_sync: Some(tr_iommu_iotlb_sync),
+        iommu_flush_iotlb_all: Some(tr_iommu_flush_iotlb_all),
     }
 }
 
@@ -329,6 +493,28 @@ impl LegacyModel {
             .dma_range_map
             .iter()
             .map(|r| ffi::dmadiff_bus_dma_region { cpu_start: r.cpu_start, dma_start: r.dma_start, size: r.size })
+            .collect();
+        let resv: Vec<ffi::dmadiff_iommu_resv_region> = cfg
+            .iommu
+            .resv
+            .iter()
+            .map(|r| ffi::dmadiff_iommu_resv_region {
+                start: r.start,
+                length: r.length,
+                type_: match r.kind {
+                    ResvType::Direct => ffi::DMADIFF_IOMMU_RESV_DIRECT,
+                    ResvType::DirectRelaxable => ffi::DMADIFF_IOMMU_RESV_DIRECT_RELAXABLE,
+                    ResvType::Reserved => ffi::DMADIFF_IOMMU_RESV_RESERVED,
+                    ResvType::Msi => ffi::DMADIFF_IOMMU_RESV_MSI,
+                    ResvType::SwMsi => ffi::DMADIFF_IOMMU_RESV_SW_MSI,
+                } as i32,
+            })
+            .collect();
+        let windows: Vec<ffi::dmadiff_pci_window> = cfg
+            .iommu
+            .pci_windows
+            .iter()
+            .map(|w| ffi::dmadiff_pci_window { start: w.start, end: w.end, offset: w.offset })
             .collect();
         let raw = ffi::dmadiff_device_config {
             name: name.as_ptr(),
@@ -358,6 +544,27 @@ impl LegacyModel {
                 nslabs: cfg.swiotlb.nslabs,
                 nareas: cfg.swiotlb.nareas,
             },
+            is_pci: cfg.is_pci,
+            untrusted: cfg.untrusted,
+            iommu: ffi::dmadiff_iommu_config {
+                domain_type: match cfg.iommu.domain {
+                    IommuDomainType::None => ffi::DMADIFF_IOMMU_NONE,
+                    IommuDomainType::Identity => ffi::DMADIFF_IOMMU_IDENTITY,
+                    IommuDomainType::Dma => ffi::DMADIFF_IOMMU_DMA,
+                    IommuDomainType::DmaFq => ffi::DMADIFF_IOMMU_DMA_FQ,
+                } as i32,
+                pgsize_bitmap: cfg.iommu.pgsize_bitmap,
+                aperture_start: cfg.iommu.aperture_start,
+                aperture_end: cfg.iommu.aperture_end,
+                force_aperture: cfg.iommu.force_aperture,
+                deferred_flush: cfg.iommu.deferred_flush,
+                shadow_on_flush: cfg.iommu.shadow_on_flush,
+                forcedac: cfg.iommu.forcedac,
+                resv: if resv.is_empty() { std::ptr::null() } else { resv.as_ptr() },
+                nr_resv: resv.len() as u64,
+                pci_windows: if windows.is_empty() { std::ptr::null() } else { windows.as_ptr() },
+                nr_pci_windows: windows.len() as u64,
+            },
         };
         let mut hooks_ref: &mut dyn Hooks = hooks;
         let ops = ops_for(&mut hooks_ref);
@@ -379,14 +586,18 @@ impl LegacyModel {
         let mut hooks_ref: &mut dyn Hooks = hooks;
         let ops = ops_for(&mut hooks_ref);
         let raw = call.to_raw();
-        let mut ret = 0u64;
+        let mut res = ffi::dmadiff_result { value: 0, value2: 0, is_null: false };
         // SAFETY: ctx is live; ops.priv_ points at hooks_ref, which outlives the call.
-        let bugged = unsafe { ffi::dmadiff_call(self.ctx, &ops, &raw, &mut ret) };
+        let bugged = unsafe { ffi::dmadiff_call(self.ctx, &ops, &raw, &mut res) };
         if bugged != 0 {
             self.dead = true;
-            CallResult::Bug
-        } else {
-            CallResult::Returned(ret)
+            return CallResult::Bug;
+        }
+        match call {
+            Call::AllocIova { .. } | Call::FindIova { .. } | Call::ReserveIova { .. } => {
+                CallResult::Iova((!res.is_null).then_some((res.value, res.value2)))
+            }
+            _ => CallResult::Returned(res.value),
         }
     }
 
@@ -439,6 +650,26 @@ impl LegacyModel {
         let m = unsafe { ffi::dmadiff_swiotlb_touched_segments(self.ctx, v.as_mut_ptr(), n) };
         debug_assert_eq!(m, n);
         v
+    }
+}
+
+impl LegacyModel {
+    /// The nodes of an iova tree (anchor excluded), ascending; None when that domain does
+    /// not exist.
+    pub fn iova_nodes(&self, which: IovaDomainId) -> Option<Vec<(u64, u64)>> {
+        let w = match which {
+            IovaDomainId::Standalone => ffi::DMADIFF_IOVA_STANDALONE,
+            IovaDomainId::DmaDomain => ffi::DMADIFF_IOVA_DMA_DOMAIN,
+        } as i32;
+        // SAFETY: ctx is live; a zero-length query writes nothing.
+        let n = unsafe { ffi::dmadiff_iova_nodes(self.ctx, w, std::ptr::null_mut(), 0) };
+        if n < 0 {
+            return None;
+        }
+        let mut v = vec![ffi::dmadiff_iova_range { pfn_lo: 0, pfn_hi: 0 }; n as usize];
+        // SAFETY: v has room for n entries.
+        unsafe { ffi::dmadiff_iova_nodes(self.ctx, w, v.as_mut_ptr(), n as u64) };
+        Some(v.into_iter().map(|r| (r.pfn_lo, r.pfn_hi)).collect())
     }
 }
 
@@ -515,9 +746,27 @@ unsafe extern "C" fn tr_report(p: *mut c_void, kind: i32, func: *const c_char, m
 unsafe extern "C" fn tr_cpu_memcpy(p: *mut c_void, dst: u64, src: u64, size: u64) {
     hooks(p).cpu_memcpy(dst, src, size)
 }
+unsafe extern "C" fn tr_cpu_memset(p: *mut c_void, dst: u64, value: u8, size: u64) {
+    hooks(p).cpu_memset(dst, value, size)
+}
 unsafe extern "C" fn tr_boot_memzero(p: *mut c_void, start: u64, size: u64) {
     hooks(p).boot_memzero(start, size)
 }
 unsafe extern "C" fn tr_trace_swiotlb_bounced(p: *mut c_void, dev_addr: u64, size: u64, force: bool) {
     hooks(p).trace_swiotlb_bounced(dev_addr, size, force)
+}
+unsafe extern "C" fn tr_iommu_map(p: *mut c_void, iova: u64, paddr: u64, size: u64, prot: i32) -> i32 {
+    hooks(p).iommu_map(iova, paddr, size, prot)
+}
+unsafe extern "C" fn tr_iommu_unmap(p: *mut c_void, iova: u64, size: u64) -> u64 {
+    hooks(p).iommu_unmap(iova, size)
+}
+unsafe extern "C" fn tr_iommu_iova_to_phys(p: *mut c_void, iova: u64) -> u64 {
+    hooks(p).iommu_iova_to_phys(iova)
+}
+unsafe extern "C" fn tr_iommu_iotlb_sync(p: *mut c_void, start: u64, end: u64) {
+    hooks(p).iommu_iotlb_sync(start, end)
+}
+unsafe extern "C" fn tr_iommu_flush_iotlb_all(p: *mut c_void) {
+    hooks(p).iommu_flush_iotlb_all()
 }

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * kernel/dma/mapping.c (v6.16): the streaming single-mapping front end.
- * The device is always dma-direct (no dma_map_ops, no IOMMU, no powerpc
- * arch_dma_map_page_direct), so only the first dispatch branch is reachable;
- * the others are kept, as comments, so the order stays reviewable.
+ * A device is dma-direct or behind a dma-iommu DMA domain (no dma_map_ops, no
+ * powerpc arch_dma_map_page_direct); the ops branches are kept, as comments,
+ * so the order stays reviewable.
  */
 #include "direct.h"
+#include "dma-iommu.h"
 #include "trace-dma.h"
 
 /* models dma_go_direct() */
 static bool dma_go_direct(struct device *dev, dma_addr_t mask,
 		const struct dma_map_ops *ops)
 {
+	if (use_dma_iommu(dev))
+		return false;
+
 	if (likely(!ops))
 		return true;
 	/* CONFIG_DMA_OPS_BYPASS (dev->dma_ops_bypass) is not set on arm64 */
@@ -43,7 +47,7 @@ dma_addr_t dma_map_page_attrs(struct device *dev, struct page *page,
 	    arch_dma_map_page_direct(dev, page_to_phys(page) + offset + size))
 		addr = dma_direct_map_page(dev, page, offset, size, dir, attrs);
 	else if (use_dma_iommu(dev))
-		addr = DMA_MAPPING_ERROR;	/* iommu_dma_map_page(): unreachable */
+		addr = iommu_dma_map_page(dev, page, offset, size, dir, attrs);
 	else
 		addr = DMA_MAPPING_ERROR;	/* ops->map_page(): unreachable */
 	/* kmsan_handle_dma(page, offset, size, dir): kmsan not modelled */
@@ -65,7 +69,7 @@ void dma_unmap_page_attrs(struct device *dev, dma_addr_t addr, size_t size,
 	    arch_dma_unmap_page_direct(dev, addr + size))
 		dma_direct_unmap_page(dev, addr, size, dir, attrs);
 	else if (use_dma_iommu(dev))
-		{ /* iommu_dma_unmap_page(): unreachable */ }
+		iommu_dma_unmap_page(dev, addr, size, dir, attrs);
 	else
 		{ /* ops->unmap_page(): unreachable */ }
 	trace_dma_unmap_page(dev, addr, size, dir, attrs);
@@ -87,7 +91,7 @@ dma_addr_t dma_map_resource(struct device *dev, phys_addr_t phys_addr,
 	if (dma_map_direct(dev, ops))
 		addr = dma_direct_map_resource(dev, phys_addr, size, dir, attrs);
 	else if (use_dma_iommu(dev))
-		{ /* iommu_dma_map_resource(): unreachable */ }
+		addr = iommu_dma_map_resource(dev, phys_addr, size, dir, attrs);
 	/* else if (ops->map_resource) addr = ops->map_resource(...): unreachable */
 
 	trace_dma_map_resource(dev, phys_addr, addr, size, dir, attrs);
@@ -105,7 +109,7 @@ void dma_unmap_resource(struct device *dev, dma_addr_t addr, size_t size,
 	if (dma_map_direct(dev, ops))
 		; /* nothing to do: uncached and no swiotlb */
 	else if (use_dma_iommu(dev))
-		{ /* iommu_dma_unmap_resource(): unreachable */ }
+		iommu_dma_unmap_resource(dev, addr, size, dir, attrs);
 	/* else if (ops->unmap_resource) ops->unmap_resource(...): unreachable */
 	trace_dma_unmap_resource(dev, addr, size, dir, attrs);
 	/* debug_dma_unmap_resource(dev, addr, size, dir): dma-debug not modelled yet */
@@ -121,7 +125,7 @@ void __dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 	if (dma_map_direct(dev, ops))
 		dma_direct_sync_single_for_cpu(dev, addr, size, dir);
 	else if (use_dma_iommu(dev))
-		{ /* iommu_dma_sync_single_for_cpu(): unreachable */ }
+		iommu_dma_sync_single_for_cpu(dev, addr, size, dir);
 	/* else if (ops->sync_single_for_cpu) ...: unreachable */
 	trace_dma_sync_single_for_cpu(dev, addr, size, dir);
 	/* debug_dma_sync_single_for_cpu(dev, addr, size, dir): dma-debug not modelled yet */
@@ -137,8 +141,38 @@ void __dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 	if (dma_map_direct(dev, ops))
 		dma_direct_sync_single_for_device(dev, addr, size, dir);
 	else if (use_dma_iommu(dev))
-		{ /* iommu_dma_sync_single_for_device(): unreachable */ }
+		iommu_dma_sync_single_for_device(dev, addr, size, dir);
 	/* else if (ops->sync_single_for_device) ...: unreachable */
 	trace_dma_sync_single_for_device(dev, addr, size, dir);
 	/* debug_dma_sync_single_for_device(dev, addr, size, dir): dma-debug not modelled yet */
+}
+
+/*
+ * models dma_max_mapping_size(); the harness asks only for devices behind a DMA domain,
+ * as dma_direct_max_mapping_size() needs dma_addressing_limited() and memblock, unmodelled.
+ */
+size_t dma_max_mapping_size(struct device *dev)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+	size_t size = SIZE_MAX;
+
+	if (dma_map_direct(dev, ops))
+		size = SIZE_MAX;	/* dma_direct_max_mapping_size(): not modelled */
+	else if (use_dma_iommu(dev))
+		size = iommu_dma_max_mapping_size(dev);
+	/* else if (ops && ops->max_mapping_size): unreachable */
+
+	return size;
+}
+
+/* models dma_opt_mapping_size() */
+size_t dma_opt_mapping_size(struct device *dev)
+{
+	size_t size = SIZE_MAX;
+
+	if (use_dma_iommu(dev))
+		size = iommu_dma_opt_mapping_size();
+	/* else if (ops && ops->opt_mapping_size): unreachable */
+
+	return size < dma_max_mapping_size(dev) ? size : dma_max_mapping_size(dev);
 }

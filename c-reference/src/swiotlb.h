@@ -167,5 +167,7 @@ void dmadiff_memcpy_phys(struct device *dev, phys_addr_t dst, phys_addr_t src,
 		size_t size);
 /* memset(phys_to_virt(start), 0, size) at boot (platform effect, dmadiff.c) */
 void dmadiff_boot_memzero(struct device *dev, phys_addr_t start, size_t size);
+/* memset(phys_to_virt(dst), value, size): a CPU store through the cache */
+void dmadiff_memset_phys(struct device *dev, phys_addr_t dst, u8 value, size_t size);
 
 #endif /* DMADIFF_SWIOTLB_H */

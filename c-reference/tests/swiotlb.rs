@@ -63,6 +63,7 @@ impl Run {
         match self.call(call).0 {
             CallResult::Returned(v) => v,
             CallResult::Bug => panic!("{call:?} hit BUG"),
+            CallResult::Iova(_) => unreachable!("{call:?} returns no struct iova"),
         }
     }
     /// swiotlb_tbl_map_single(orig, size, align, TO_DEVICE, 0) -> tlb_addr
@@ -1047,6 +1048,7 @@ fn random_maps_and_unmaps_keep_the_free_list_invariant() {
                         live.push((t, size));
                     }
                     CallResult::Bug => panic!("unexpected BUG"),
+                    CallResult::Iova(_) => unreachable!("swiotlb_tbl_map_single returns a phys_addr_t"),
                 }
             } else {
                 let (t, size) = live.swap_remove((rng.next() % live.len() as u64) as usize);
@@ -1081,6 +1083,7 @@ impl Hooks for Null {
     fn trace_dma_sync_single(&mut self, _: &str, _: u64, _: u64, _: u32) {}
     fn report(&mut self, _: ReportKind, _: &str, _: &str) {}
     fn cpu_memcpy(&mut self, _: u64, _: u64, _: u64) {}
+    fn cpu_memset(&mut self, _: u64, _: u8, _: u64) {}
     fn boot_memzero(&mut self, _: u64, _: u64) {}
     fn trace_swiotlb_bounced(&mut self, _: u64, _: u64, _: bool) {}
 }

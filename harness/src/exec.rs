@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::backend::{self, ApiCall, ApiResult, Side};
 use crate::oracle::integrity::{Access, Integrity};
-use crate::oracle::swiotlb;
+use crate::oracle::{iommu, swiotlb};
 use crate::platform::trace::Event;
 use crate::platform::Platform;
 use crate::scenario::{pattern_byte, DmaRef, MapKind, Op, Query, Scenario, SyncArgs, UnmapKind};
@@ -89,6 +89,10 @@ pub enum Outcome {
     Dma(DmaAddr),
     Int(i64),
     Void,
+    /// A size_t or pfn, printed in hex.
+    Hex(u64),
+    /// A `struct iova *`: `(pfn_lo, pfn_hi)`, or NULL.
+    Iova(Option<(u64, u64)>),
     /// Bytes a CPU or device read returned.
     Data(Vec<u8>),
     /// The call hit BUG().
@@ -105,6 +109,9 @@ impl std::fmt::Display for Outcome {
             Outcome::Int(v) if *v < 0 => write!(f, "= {v} ({})", errno_name(*v)),
             Outcome::Int(v) => write!(f, "= {v}"),
             Outcome::Void => Ok(()),
+            Outcome::Hex(v) => write!(f, "= {v:#x}"),
+            Outcome::Iova(Some((lo, hi))) => write!(f, "= iova [{lo:#x}-{hi:#x}]"),
+            Outcome::Iova(None) => f.write_str("= NULL"),
             Outcome::Data(d) => write!(f, "= {}", hexdump(d)),
             Outcome::Bug => f.write_str("= (BUG, this side stops)"),
             Outcome::NotRun => f.write_str("(not run: this side hit BUG earlier)"),
@@ -112,11 +119,17 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-fn errno_name(v: i64) -> &'static str {
+/// The kernel's name of a negative errno.
+pub fn errno_name(v: i64) -> &'static str {
     match v {
-        -12 => "-ENOMEM",
+        -1 => "-EPERM",
         -5 => "-EIO",
+        -12 => "-ENOMEM",
+        -14 => "-EFAULT",
+        -17 => "-EEXIST",
         -22 => "-EINVAL",
+        -34 => "-ERANGE",
+        -121 => "-EREMOTEIO",
         _ => "errno",
     }
 }
@@ -161,8 +174,10 @@ impl OpRecord {
 #[derive(Debug)]
 pub struct SideRun {
     pub side: Side,
-    /// What booting did to the platform (the swiotlb pool memset).
+    /// What booting did to the platform (the swiotlb pool memset, IOMMU set-up reports).
     pub boot_events: Vec<Event>,
+    /// The device got dma-iommu ops at boot (behind a DMA domain whose set-up succeeded).
+    pub uses_iommu: bool,
     pub records: Vec<OpRecord>,
 }
 
@@ -186,9 +201,18 @@ pub const MAX_ACCESS: u64 = 1 << 20;
 
 struct Exec<'s> {
     maps: HashMap<&'s str, Mapping>,
+    /// alloc_iova / alloc_iova_fast results on this side: the pfn (0 for NULL / failure).
+    pfns: HashMap<&'s str, u64>,
 }
 
 impl<'s> Exec<'s> {
+    fn pfn(&self, r: &DmaRef) -> u64 {
+        match r {
+            DmaRef::Raw(p) => *p,
+            DmaRef::Handle { name, offset } => self.pfns[name.as_str()].wrapping_add(*offset),
+        }
+    }
+
     fn resolve(&self, r: &'s DmaRef) -> (DmaAddr, Option<(&Mapping, u64)>) {
         match r {
             DmaRef::Raw(a) => (DmaAddr(*a), None),
@@ -207,7 +231,9 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
     let boot_events = plat.take_events();
     let pool = be.swiotlb_pool();
     let mut oracle = Integrity::new(plat.zeroed(), pool.map(|p| (p.start, p.end)));
-    let mut ex = Exec { maps: HashMap::new() };
+    let mut ex = Exec { maps: HashMap::new(), pfns: HashMap::new() };
+    let iommu_dev = iommu::IommuView::new(&sc.config).with_pool(pool.map(|p| (p.start, p.end)));
+    let uses_iommu = be.iova_nodes(backend::IovaTree::DmaDomain).is_some();
     let mut dead = false;
     // Unmaps so far were all exact inverses of their maps (the no-leak invariant needs it).
     let mut clean_unmaps = true;
@@ -238,7 +264,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 let m = Mapping::made(*kind, false, phys.wrapping_add(*offset), *size, *dir, *attrs, res);
                 if m.mapped {
                     // Where the device will go: a bounce slot when the bus lands in the pool.
-                    if let Ok(target) = plat.bus_to_phys(m.dma, m.size) {
+                    if let Some(target) = plat.device_target(m.dma, m.size) {
                         invariants.extend(swiotlb::check_bounced(&*be, m.phys.0, target.0, m.dma.0, m.size, min_align));
                     }
                 }
@@ -326,8 +352,38 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
             }
             Op::SetSegBoundary(mask) => api_outcome(call(&mut be, &mut plat, ApiCall::SetSegBoundary { mask: *mask })),
             Op::RunOnCpu(cpu) => api_outcome(call(&mut be, &mut plat, ApiCall::RunOnCpu { cpu: *cpu })),
+            Op::IovaInit { granule, start_pfn } => {
+                api_outcome(call(&mut be, &mut plat, ApiCall::IovaInit { granule: *granule, start_pfn: *start_pfn }))
+            }
+            Op::AllocIova { handle, size, limit_pfn, size_aligned } => {
+                let c = ApiCall::AllocIova { size: *size, limit_pfn: *limit_pfn, size_aligned: *size_aligned };
+                let res = call(&mut be, &mut plat, c);
+                ex.pfns.insert(handle.as_str(), if let ApiResult::Iova(Some((lo, _))) = res { lo } else { 0 });
+                api_outcome(res)
+            }
+            Op::AllocIovaFast { handle, size, limit_pfn, flush_rcache } => {
+                let c = ApiCall::AllocIovaFast { size: *size, limit_pfn: *limit_pfn, flush_rcache: *flush_rcache };
+                let res = call(&mut be, &mut plat, c);
+                ex.pfns.insert(handle.as_str(), if let ApiResult::Hex(p) = res { p } else { 0 });
+                api_outcome(res)
+            }
+            Op::FreeIova(r) => api_outcome(call(&mut be, &mut plat, ApiCall::FreeIova { pfn: ex.pfn(r) })),
+            Op::FindIova(r) => api_outcome(call(&mut be, &mut plat, ApiCall::FindIova { pfn: ex.pfn(r) })),
+            Op::FreeIovaFast { pfn, size } => {
+                api_outcome(call(&mut be, &mut plat, ApiCall::FreeIovaFast { pfn: ex.pfn(pfn), size: *size }))
+            }
+            Op::ReserveIova { pfn_lo, pfn_hi } => {
+                api_outcome(call(&mut be, &mut plat, ApiCall::ReserveIova { pfn_lo: *pfn_lo, pfn_hi: *pfn_hi }))
+            }
+            Op::FreeCpuCachedIovas(cpu) => {
+                api_outcome(call(&mut be, &mut plat, ApiCall::FreeCpuCachedIovas { cpu: *cpu }))
+            }
+            Op::IovaDepotWork => api_outcome(call(&mut be, &mut plat, ApiCall::IovaDepotWork)),
+            Op::FqFlushTimeout => api_outcome(call(&mut be, &mut plat, ApiCall::FqFlushTimeout)),
             Op::Query(q) => {
                 let c = match *q {
+                    Query::DmaMaxMappingSize => ApiCall::DmaMaxMappingSize,
+                    Query::DmaOptMappingSize => ApiCall::DmaOptMappingSize,
                     Query::SwiotlbMaxMappingSize => ApiCall::SwiotlbMaxMappingSize,
                     Query::IsSwiotlbActive => ApiCall::IsSwiotlbActive,
                     Query::IsSwiotlbForceBounce => ApiCall::IsSwiotlbForceBounce,
@@ -352,13 +408,13 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 let (a, target) = ex.resolve(addr);
                 let data = pattern(*seed, (*size).min(MAX_ACCESS));
                 let landed = plat.dev_write(a, &data);
-                findings.extend(oracle.observe(index, Access::DevWrite { target, data: &data, landed }));
+                findings.extend(oracle.observe(index, Access::DevWrite { target, data: &data, landed: &landed }));
                 Outcome::Void
             }
             Op::DevRead { addr, size } => {
                 let (a, target) = ex.resolve(addr);
                 let (data, landed) = plat.dev_read(a, (*size).min(MAX_ACCESS));
-                findings.extend(oracle.observe(index, Access::DevRead { target, data: &data, landed }));
+                findings.extend(oracle.observe(index, Access::DevRead { target, data: &data, landed: &landed }));
                 Outcome::Data(data)
             }
         };
@@ -367,8 +423,13 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
         }
         // Misuse (double or partial unmaps) corrupts the kernel's own lists: judge them only
         // while every unmap so far was the exact inverse of its map.
+        if made.is_some() && !dead {
+            // Overlapping live IOVA ranges are wrong whatever the driver did.
+            invariants.extend(iommu::check_iova_trees(&*be));
+        }
         if made.is_some() && !dead && clean_unmaps {
             invariants.extend(swiotlb::check_free_lists(&*be));
+            invariants.extend(iommu_dev.check_page_table(side, &plat, uses_iommu, ex.maps.values()));
         }
         let last = index + 1 == sc.ops.len();
         if last && !dead && clean_unmaps && ex.maps.values().all(|m| !m.mapped || !m.live) {
@@ -376,7 +437,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
         }
         records.push(OpRecord { call: made, outcome, events: plat.take_events(), integrity: findings, invariants });
     }
-    SideRun { side, boot_events, records }
+    SideRun { side, boot_events, uses_iommu, records }
 }
 
 fn api_outcome(r: ApiResult) -> Outcome {
@@ -384,6 +445,8 @@ fn api_outcome(r: ApiResult) -> Outcome {
         ApiResult::Dma(a) => Outcome::Dma(a),
         ApiResult::Int(v) => Outcome::Int(v),
         ApiResult::Void => Outcome::Void,
+        ApiResult::Hex(v) => Outcome::Hex(v),
+        ApiResult::Iova(n) => Outcome::Iova(n),
         ApiResult::Bug => Outcome::Bug,
     }
 }

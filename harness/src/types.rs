@@ -258,3 +258,61 @@ mod tests {
         assert_eq!(DmaDir::from_kernel_name("DMA_TO_DEVICE"), Some(DmaDir::TO_DEVICE));
     }
 }
+
+/// IOMMU protection bits of include/linux/iommu.h (`int prot`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+pub struct IommuProt(pub u32);
+
+impl IommuProt {
+    pub const READ: IommuProt = IommuProt(1 << 0);
+    pub const WRITE: IommuProt = IommuProt(1 << 1);
+    pub const CACHE: IommuProt = IommuProt(1 << 2);
+    pub const NOEXEC: IommuProt = IommuProt(1 << 3);
+    pub const MMIO: IommuProt = IommuProt(1 << 4);
+    pub const PRIV: IommuProt = IommuProt(1 << 5);
+
+    pub fn contains(self, o: IommuProt) -> bool {
+        self.0 & o.0 == o.0
+    }
+}
+
+impl std::ops::BitOr for IommuProt {
+    type Output = IommuProt;
+    fn bitor(self, o: IommuProt) -> IommuProt {
+        IommuProt(self.0 | o.0)
+    }
+}
+
+impl std::ops::BitOrAssign for IommuProt {
+    fn bitor_assign(&mut self, o: IommuProt) {
+        self.0 |= o.0
+    }
+}
+
+impl fmt::Display for IommuProt {
+    /// `IOMMU_READ|IOMMU_WRITE|IOMMU_CACHE`, or `0`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: [&str; 6] = ["READ", "WRITE", "CACHE", "NOEXEC", "MMIO", "PRIV"];
+        let mut parts: Vec<String> = NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| format!("IOMMU_{n}"))
+            .collect();
+        let unknown = self.0 & !0x3f;
+        if unknown != 0 {
+            parts.push(format!("{unknown:#x}"));
+        }
+        if parts.is_empty() {
+            f.write_str("0")
+        } else {
+            f.write_str(&parts.join("|"))
+        }
+    }
+}
+
+impl fmt::Debug for IommuProt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

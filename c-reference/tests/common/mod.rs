@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use dmadiff_cref::{DeviceConfig, Hooks, ReportKind, SwiotlbConfig, SwiotlbMode};
+use dmadiff_cref::{DeviceConfig, Hooks, IommuConfig, ReportKind, SwiotlbConfig, SwiotlbMode};
 
 /// A coherent NVMe-like device with a 64-bit mask, no dma_range_map, arm64 configuration,
 /// no dma_parms, booted with swiotlb=noforce.
@@ -22,6 +22,9 @@ pub fn base_device() -> DeviceConfig {
         nr_cpus: 1,
         dma_parms: None,
         swiotlb: SwiotlbConfig { mode: SwiotlbMode::Off, start: 0, nslabs: 0, nareas: 0 },
+        is_pci: true,
+        untrusted: false,
+        iommu: IommuConfig::default(),
     }
 }
 
@@ -83,6 +86,10 @@ impl Hooks for Rec {
         self.events.push(format!("memcpy {dst:#x} <- {src:#x} {size:#x}"));
         let bytes = self.read(src, size);
         self.write(dst, &bytes);
+    }
+    fn cpu_memset(&mut self, dst: u64, value: u8, size: u64) {
+        self.events.push(format!("memset {dst:#x} {value:#x} {size:#x}"));
+        self.write(dst, &vec![value; size as usize]);
     }
     fn boot_memzero(&mut self, start: u64, size: u64) {
         self.events.push(format!("memzero {start:#x} {size:#x}"));

@@ -1,8 +1,11 @@
 //! The legacy side: the C model behind dmadiff-cref.
 
-use dmadiff_cref::{BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, LegacyModel, SwiotlbConfig, SwiotlbMode};
+use dmadiff_cref::{
+    BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, IommuConfig, IommuDomainType, IovaDomainId, LegacyModel,
+    PciWindow, ResvRegion, ResvType, SwiotlbConfig, SwiotlbMode,
+};
 
-use super::{ApiCall, ApiResult, Backend, Side};
+use super::{ApiCall, ApiResult, Backend, IovaTree, Side};
 use crate::oracle::swiotlb::{AreaInfo, PoolInfo, SlotInfo};
 use crate::phys::swiotlb::IO_TLB_DEFAULT_NSLABS;
 use crate::platform::Platform;
@@ -52,6 +55,45 @@ fn device_config(cfg: &Config) -> DeviceConfig {
             max_segment_size: p.max_segment_size,
         }),
         swiotlb,
+        is_pci: d.pci,
+        untrusted: d.untrusted,
+        iommu: match &cfg.iommu {
+            None => IommuConfig::default(),
+            Some(i) => IommuConfig {
+                domain: match i.domain {
+                    scenario::IommuDomainType::Identity => IommuDomainType::Identity,
+                    scenario::IommuDomainType::Dma => IommuDomainType::Dma,
+                    scenario::IommuDomainType::DmaFq => IommuDomainType::DmaFq,
+                },
+                pgsize_bitmap: i.pgsize_bitmap,
+                aperture_start: i.aperture_start,
+                aperture_end: i.aperture_end,
+                force_aperture: i.force_aperture,
+                deferred_flush: i.deferred_flush,
+                shadow_on_flush: i.shadow_on_flush,
+                forcedac: i.forcedac,
+                resv: i
+                    .resv
+                    .iter()
+                    .map(|r| ResvRegion {
+                        start: r.start,
+                        length: r.length,
+                        kind: match r.kind {
+                            scenario::ResvType::Direct => ResvType::Direct,
+                            scenario::ResvType::DirectRelaxable => ResvType::DirectRelaxable,
+                            scenario::ResvType::Reserved => ResvType::Reserved,
+                            scenario::ResvType::Msi => ResvType::Msi,
+                            scenario::ResvType::SwMsi => ResvType::SwMsi,
+                        },
+                    })
+                    .collect(),
+                pci_windows: i
+                    .pci_windows
+                    .iter()
+                    .map(|w| PciWindow { start: w.start, end: w.end, offset: w.offset })
+                    .collect(),
+            },
+        },
     }
 }
 
@@ -112,9 +154,24 @@ impl Backend for LegacyBackend {
             ApiCall::SetMinAlignMask { mask } => Call::SetMinAlignMask { mask: mask as u64 },
             ApiCall::SetSegBoundary { mask } => Call::SetSegBoundary { mask },
             ApiCall::RunOnCpu { cpu } => Call::RunOnCpu { cpu },
+            ApiCall::DmaMaxMappingSize => Call::DmaMaxMappingSize,
+            ApiCall::DmaOptMappingSize => Call::DmaOptMappingSize,
+            ApiCall::IovaInit { granule, start_pfn } => Call::IovaInit { granule, start_pfn },
+            ApiCall::AllocIova { size, limit_pfn, size_aligned } => Call::AllocIova { size, limit_pfn, size_aligned },
+            ApiCall::AllocIovaFast { size, limit_pfn, flush_rcache } => {
+                Call::AllocIovaFast { size, limit_pfn, flush_rcache }
+            }
+            ApiCall::FreeIova { pfn } => Call::FreeIova { pfn },
+            ApiCall::FreeIovaFast { pfn, size } => Call::FreeIovaFast { pfn, size },
+            ApiCall::FindIova { pfn } => Call::FindIova { pfn },
+            ApiCall::ReserveIova { pfn_lo, pfn_hi } => Call::ReserveIova { pfn_lo, pfn_hi },
+            ApiCall::FreeCpuCachedIovas { cpu } => Call::FreeCpuCachedIovas { cpu },
+            ApiCall::IovaDepotWork => Call::IovaDepotWork,
+            ApiCall::FqFlushTimeout => Call::FqTimeout,
         };
         match self.model.call(plat, c) {
             CallResult::Bug => ApiResult::Bug,
+            CallResult::Iova(node) => ApiResult::Iova(node),
             CallResult::Returned(v) => match call {
                 ApiCall::MapPhys { .. }
                 | ApiCall::MapPageAttrs { .. }
@@ -125,6 +182,10 @@ impl Backend for LegacyBackend {
                 | ApiCall::IsSwiotlbActive
                 | ApiCall::IsSwiotlbForceBounce
                 | ApiCall::DmaKmallocNeedsBounce { .. } => ApiResult::Int(v as i64),
+                ApiCall::IovaInit { .. } => ApiResult::Int(v as i64 as i32 as i64),
+                ApiCall::DmaMaxMappingSize | ApiCall::DmaOptMappingSize | ApiCall::AllocIovaFast { .. } => {
+                    ApiResult::Hex(v)
+                }
                 _ => ApiResult::Void,
             },
         }
@@ -144,5 +205,12 @@ impl Backend for LegacyBackend {
 
     fn swiotlb_touched_segments(&self) -> Vec<u64> {
         self.model.swiotlb_touched_segments()
+    }
+
+    fn iova_nodes(&self, which: IovaTree) -> Option<Vec<(u64, u64)>> {
+        self.model.iova_nodes(match which {
+            IovaTree::Standalone => IovaDomainId::Standalone,
+            IovaTree::DmaDomain => IovaDomainId::DmaDomain,
+        })
     }
 }

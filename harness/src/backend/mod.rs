@@ -134,6 +134,44 @@ pub enum ApiCall {
     RunOnCpu {
         cpu: u32,
     },
+    DmaMaxMappingSize,
+    DmaOptMappingSize,
+    /// init_iova_domain() + iova_domain_init_rcaches() of the allocator-level domain.
+    IovaInit {
+        granule: u64,
+        start_pfn: u64,
+    },
+    AllocIova {
+        size: u64,
+        limit_pfn: u64,
+        size_aligned: bool,
+    },
+    AllocIovaFast {
+        size: u64,
+        limit_pfn: u64,
+        flush_rcache: bool,
+    },
+    FreeIova {
+        pfn: u64,
+    },
+    FreeIovaFast {
+        pfn: u64,
+        size: u64,
+    },
+    FindIova {
+        pfn: u64,
+    },
+    ReserveIova {
+        pfn_lo: u64,
+        pfn_hi: u64,
+    },
+    FreeCpuCachedIovas {
+        cpu: u32,
+    },
+    /// Every pending iova_depot_work_func(), on every domain.
+    IovaDepotWork,
+    /// fq_flush_timeout() if armed.
+    FqFlushTimeout,
 }
 
 /// What a call returned.
@@ -141,8 +179,12 @@ pub enum ApiCall {
 pub enum ApiResult {
     /// A dma_addr_t, or the phys_addr_t swiotlb_tbl_map_single() returns.
     Dma(DmaAddr),
-    /// An int, bool or size_t.
+    /// An int or bool.
     Int(i64),
+    /// A size_t or pfn (unsigned long), printed in hex.
+    Hex(u64),
+    /// A `struct iova *`: `(pfn_lo, pfn_hi)`, or NULL.
+    Iova(Option<(u64, u64)>),
     Void,
     /// The call hit BUG(); the side runs nothing after it.
     Bug,
@@ -161,6 +203,17 @@ pub trait Backend {
     fn swiotlb_area(&self, area: u32) -> AreaInfo;
     /// The 128-slot segments ever written, ascending.
     fn swiotlb_touched_segments(&self) -> Vec<u64>;
+    /// The nodes of an iova tree (anchor excluded), ascending; None if it does not exist.
+    fn iova_nodes(&self, which: IovaTree) -> Option<Vec<(u64, u64)>>;
+}
+
+/// Which iova tree a view reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IovaTree {
+    /// The allocator-level domain of iova_init().
+    Standalone,
+    /// The iommu_dma_cookie's of the device's DMA domain.
+    DmaDomain,
 }
 
 /// Boots a fresh backend for `side`; boot-time effects (the swiotlb pool memset) go to `plat`.

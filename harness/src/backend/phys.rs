@@ -1,20 +1,27 @@
 //! The physical-address side: the Rust v6.18 mapper in crate::phys.
 
-use super::{ApiCall, ApiResult, Backend, Side};
+use super::{ApiCall, ApiResult, Backend, IovaTree, Side};
 use crate::oracle::swiotlb::{AreaInfo, PoolInfo, SlotInfo};
 use crate::phys::dma_map_ops::dma_kmalloc_needs_bounce;
-use crate::phys::{mapping, swiotlb, Device};
+use crate::phys::iova::{IovaDomain, ReserveResult};
+use crate::phys::{dma_iommu, mapping, swiotlb, Device};
 use crate::platform::Platform;
 use crate::scenario::Config;
 use crate::types::DmaAddr;
 
 pub struct PhysBackend {
     dev: Device,
+    /// The allocator-level iova domain of iova_init().
+    iovad: Option<IovaDomain>,
 }
 
 impl PhysBackend {
     pub fn new(cfg: &Config, plat: &mut Platform) -> Self {
-        PhysBackend { dev: Device::new(cfg, plat) }
+        PhysBackend { dev: Device::new(cfg, plat), iovad: None }
+    }
+
+    fn iovad(&mut self) -> &mut IovaDomain {
+        self.iovad.as_mut().expect("the parser requires iova_init() before the allocator-level calls")
     }
 }
 
@@ -82,6 +89,63 @@ impl Backend for PhysBackend {
                 d.cpu = cpu;
                 Ok(ApiResult::Void)
             }
+            ApiCall::DmaMaxMappingSize => Ok(ApiResult::Hex(mapping::dma_max_mapping_size(d))),
+            ApiCall::DmaOptMappingSize => Ok(ApiResult::Hex(mapping::dma_opt_mapping_size(d))),
+            ApiCall::IovaInit { granule, start_pfn } => {
+                // vduse's pattern: init_iova_domain(), then iova_domain_init_rcaches()
+                let mut iovad = IovaDomain::new(granule, start_pfn);
+                iovad.init_rcaches(d.nr_cpus);
+                self.iovad = Some(iovad);
+                Ok(ApiResult::Int(0))
+            }
+            ApiCall::AllocIova { size, limit_pfn, size_aligned } => {
+                let n = self.iovad().alloc_iova(size, limit_pfn, size_aligned);
+                Ok(ApiResult::Iova(n.map(|n| (n.pfn_lo, n.pfn_hi))))
+            }
+            ApiCall::AllocIovaFast { size, limit_pfn, flush_rcache } => {
+                let cpu = self.dev.cpu;
+                let pfn = self.iovad().alloc_iova_fast(cpu, size, limit_pfn, flush_rcache);
+                dma_iommu::report_iova_warnings(self.iovad(), plat);
+                Ok(ApiResult::Hex(pfn))
+            }
+            ApiCall::FreeIova { pfn } => {
+                self.iovad().free_iova(pfn);
+                Ok(ApiResult::Void)
+            }
+            ApiCall::FreeIovaFast { pfn, size } => {
+                let cpu = self.dev.cpu;
+                self.iovad().free_iova_fast(cpu, pfn, size);
+                dma_iommu::report_iova_warnings(self.iovad(), plat);
+                Ok(ApiResult::Void)
+            }
+            ApiCall::FindIova { pfn } => Ok(ApiResult::Iova(self.iovad().find_iova(pfn).map(|n| (n.pfn_lo, n.pfn_hi)))),
+            ApiCall::ReserveIova { pfn_lo, pfn_hi } => {
+                Ok(ApiResult::Iova(match self.iovad().reserve_iova(pfn_lo, pfn_hi) {
+                    ReserveResult::Node(n) => Some((n.pfn_lo, n.pfn_hi)),
+                    ReserveResult::Null => None,
+                    ReserveResult::WarnNull => {
+                        self.dev.warn_on(plat, "reserve_iova", "(pfn_hi | pfn_lo) > (ULLONG_MAX >> iova_shift(iovad))");
+                        None
+                    }
+                }))
+            }
+            ApiCall::FreeCpuCachedIovas { cpu } => {
+                self.iovad().free_cpu_cached_iovas(cpu);
+                dma_iommu::report_iova_warnings(self.iovad(), plat);
+                Ok(ApiResult::Void)
+            }
+            ApiCall::IovaDepotWork => {
+                if let Some(i) = self.iovad.as_mut() {
+                    i.depot_work_tick();
+                    dma_iommu::report_iova_warnings(i, plat);
+                }
+                dma_iommu::depot_tick(&mut self.dev, plat);
+                Ok(ApiResult::Void)
+            }
+            ApiCall::FqFlushTimeout => {
+                dma_iommu::fq_timeout(&mut self.dev, plat);
+                Ok(ApiResult::Void)
+            }
         };
         r.unwrap_or(ApiResult::Bug)
     }
@@ -110,6 +174,15 @@ impl Backend for PhysBackend {
     fn swiotlb_area(&self, area: u32) -> AreaInfo {
         let a = self.dev.swiotlb.as_ref().expect("no pool").defpool.areas[area as usize];
         AreaInfo { index: a.index as u64, used: a.used }
+    }
+
+    fn iova_nodes(&self, which: IovaTree) -> Option<Vec<(u64, u64)>> {
+        let iovad = match which {
+            IovaTree::Standalone => self.iovad.as_ref(),
+            IovaTree::DmaDomain if self.dev.dma_iommu => dma_iommu::iovad(&self.dev),
+            IovaTree::DmaDomain => None,
+        };
+        iovad.map(|i| i.nodes().into_iter().map(|n| (n.pfn_lo, n.pfn_hi)).collect())
     }
 
     fn swiotlb_touched_segments(&self) -> Vec<u64> {

@@ -195,7 +195,10 @@ fn main() -> ExitCode {
         Cmd::Run { paths, json } => run(&paths, json),
         Cmd::Explain { file, stacked } => explain(&file, stacked),
         Cmd::Bench { runs } => {
+            println!("swiotlb: cost against pool size");
             dmadiff::bench::print(&dmadiff::bench::swiotlb_pool_sizes(runs));
+            println!("iommu: cost against address-space size");
+            dmadiff::bench::print(&dmadiff::bench::iommu_address_spaces(runs));
             ExitCode::SUCCESS
         }
     }

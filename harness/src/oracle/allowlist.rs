@@ -10,7 +10,7 @@ use crate::backend::ApiCall;
 use crate::exec::{OpRecord, Outcome, SideRun};
 use crate::platform::trace::{Event, ReportKind};
 use crate::scenario::{MapKind, Op, Scenario};
-use crate::types::{DmaAttrs, KernelVersion, DMA_MAPPING_ERROR};
+use crate::types::{DmaAttrs, DmaDir, KernelVersion, DMA_MAPPING_ERROR};
 
 /// The allow-list file, as shipped.
 pub const ALLOWLIST_TOML: &str = include_str!("../../../allowlist.toml");
@@ -57,6 +57,7 @@ pub const DIVERGENCES: &[(&str, Pred)] = &[
     ("map-resource-debug-pfn-valid", map_resource_debug_pfn_valid),
     ("dma-mask-warn-once-site", dma_mask_warn_once_site),
     ("mmio-force-bounce", mmio_force_bounce),
+    ("iommu-mmio-no-bounce", iommu_mmio_no_bounce),
 ];
 
 /// The id of the divergence that explains op `i`'s difference, if any.
@@ -159,8 +160,37 @@ fn map_resource_debug_pfn_valid(sc: &Scenario, i: usize, _l: &SideRun, p: &SideR
         && p.events.iter().all(|e| matches!(e, Event::Report { kind: ReportKind::WarnOn, text, .. } if text == "pfn_valid(PHYS_PFN(phys_addr))"))
 }
 
+/// MMIO through dma-iommu where a bounce would be needed: v6.16 maps, v6.18 refuses.
+fn iommu_mmio_no_bounce(sc: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    let (lr, pr) = (&l.records[i], &p.records[i]);
+    let (phys, size, dir) = match pr.call {
+        Some(ApiCall::MapPhys { phys, size, dir, .. } | ApiCall::MapResource { phys, size, dir, .. }) => {
+            (phys, size, dir)
+        }
+        _ => return false,
+    };
+    let granule = sc.config.iommu.as_ref().map_or(4096, |i| i.granule());
+    let d = &sc.config.device;
+    // dev_use_swiotlb(): untrusted, or the arm64 kmalloc bounce (which needs a non-coherent
+    // device and a direction other than DMA_TO_DEVICE); iova_unaligned(): phys or size.
+    let may_bounce = (d.pci && d.untrusted)
+        || (sc.config.arch.dma_bounce_unaligned_kmalloc() && !d.coherent && dir != DmaDir::TO_DEVICE);
+    l.uses_iommu
+        && p.uses_iommu
+        && may_bounce
+        && (phys.0 | size) & (granule - 1) != 0
+        && is_mmio_map(pr.call)
+        && lr.outcome != Outcome::Bug
+        && pr.outcome == Outcome::Dma(DMA_MAPPING_ERROR)
+        && pr.events.iter().all(|e| matches!(e, Event::TraceMap { event, .. } if event == "dma_map_phys"))
+}
+
 /// MMIO on a force-bounce device: v6.16 maps it, v6.18 refuses it.
 fn mmio_force_bounce(sc: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    if l.uses_iommu || p.uses_iommu {
+        // dma-iommu never asks is_swiotlb_force_bounce()
+        return false;
+    }
     let (lr, pr) = (&l.records[i], &p.records[i]);
     let force = sc.config.swiotlb.is_some_and(|s| {
         matches!(s.mode, crate::scenario::SwiotlbMode::Force | crate::scenario::SwiotlbMode::Restricted)

@@ -46,17 +46,18 @@ pub enum Access<'a> {
         phys: PhysAddr,
         data: &'a [u8],
     },
-    /// `landed` is where the platform put the bytes, for stores outside the contract.
+    /// `landed` is where the platform put the bytes (physical pieces in order; empty: nothing
+    /// answered), for stores outside the contract.
     DevWrite {
         target: Option<(&'a Mapping, u64)>,
         data: &'a [u8],
-        landed: Option<PhysAddr>,
+        landed: &'a [(PhysAddr, u64)],
     },
-    /// `landed` is where the platform read from (None: nothing answered).
+    /// `landed` is where the platform read from (empty: nothing answered).
     DevRead {
         target: Option<(&'a Mapping, u64)>,
         data: &'a [u8],
-        landed: Option<PhysAddr>,
+        landed: &'a [(PhysAddr, u64)],
     },
 }
 
@@ -100,10 +101,11 @@ fn lines(p: u64, len: u64) -> impl Iterator<Item = u64> {
 /// The device access reached the buffer the mapping names, directly or through its bounce
 /// buffer: it did not fault and was not routed elsewhere (an untranslated MMIO-style address
 /// behind dma-ranges).
-fn reached(m: &Mapping, off: u64, landed: Option<PhysAddr>, pool: Option<(u64, u64)>) -> bool {
+fn reached(m: &Mapping, off: u64, landed: &[(PhysAddr, u64)], pool: Option<(u64, u64)>) -> bool {
     match landed {
-        Some(p) => p.0 == m.phys.0.wrapping_add(off) || pool.is_some_and(|(a, b)| p.0 >= a && p.0 < b),
-        None => false,
+        // Through an IOMMU a mapping is contiguous in both spaces: one piece.
+        [(p, _)] => p.0 == m.phys.0.wrapping_add(off) || pool.is_some_and(|(a, b)| p.0 >= a && p.0 < b),
+        _ => false,
     }
 }
 
@@ -394,8 +396,8 @@ impl Integrity {
                         }
                     }
                     None => {
-                        if let Some(p) = landed {
-                            self.undefine(p.0, len);
+                        for &(p, n) in landed {
+                            self.undefine(p.0, n);
                         }
                     }
                 }
@@ -452,10 +454,10 @@ mod tests {
         let m = map(0x1000, 64, DmaDir::TO_DEVICE, DmaAttrs(0));
         o.observe(1, Access::Map(&m));
         assert!(o
-            .observe(2, Access::DevRead { target: Some((&m, 0)), data: &[7; 64], landed: Some(PhysAddr(0x1000)) })
+            .observe(2, Access::DevRead { target: Some((&m, 0)), data: &[7; 64], landed: &[(PhysAddr(0x1000), 64)] })
             .is_empty());
         let stale =
-            o.observe(3, Access::DevRead { target: Some((&m, 8)), data: &[9; 8], landed: Some(PhysAddr(0x1008)) });
+            o.observe(3, Access::DevRead { target: Some((&m, 8)), data: &[9; 8], landed: &[(PhysAddr(0x1008), 8)] });
         assert_eq!(stale.len(), 1);
         assert!(stale[0].contains("expected 0x07 (written by the CPU at op 0), got 0x09"), "{}", stale[0]);
     }
@@ -465,7 +467,10 @@ mod tests {
         let mut o = Integrity::new(&[], None);
         let m = map(0x2000, 128, DmaDir::FROM_DEVICE, DmaAttrs(0));
         o.observe(0, Access::Map(&m));
-        o.observe(1, Access::DevWrite { target: Some((&m, 0)), data: &[0x5a; 128], landed: Some(PhysAddr(0x2000)) });
+        o.observe(
+            1,
+            Access::DevWrite { target: Some((&m, 0)), data: &[0x5a; 128], landed: &[(PhysAddr(0x2000), 128)] },
+        );
         assert!(
             o.observe(2, Access::CpuRead { phys: PhysAddr(0x2000), data: &[0; 128] }).is_empty(),
             "still device-owned"
@@ -482,14 +487,14 @@ mod tests {
         let m = map(0x3000, 64, DmaDir::TO_DEVICE, DmaAttrs::SKIP_CPU_SYNC);
         o.observe(1, Access::Map(&m));
         assert!(o
-            .observe(2, Access::DevRead { target: Some((&m, 0)), data: &[0; 64], landed: Some(PhysAddr(0x3000)) })
+            .observe(2, Access::DevRead { target: Some((&m, 0)), data: &[0; 64], landed: &[(PhysAddr(0x3000), 64)] })
             .is_empty());
         o.observe(
             3,
             Access::Sync { target: Some((&m, 0)), for_cpu: false, size: 64, dir: DmaDir::TO_DEVICE, events: &[] },
         );
         assert_eq!(
-            o.observe(4, Access::DevRead { target: Some((&m, 0)), data: &[0; 64], landed: Some(PhysAddr(0x3000)) })
+            o.observe(4, Access::DevRead { target: Some((&m, 0)), data: &[0; 64], landed: &[(PhysAddr(0x3000), 64)] })
                 .len(),
             1
         );
@@ -500,7 +505,7 @@ mod tests {
         let mut o = Integrity::new(&[], None);
         let m = map(0x4000, 32, DmaDir::FROM_DEVICE, DmaAttrs(0));
         o.observe(0, Access::Map(&m));
-        o.observe(1, Access::DevWrite { target: Some((&m, 0)), data: &[0xaa; 32], landed: Some(PhysAddr(0x4000)) });
+        o.observe(1, Access::DevWrite { target: Some((&m, 0)), data: &[0xaa; 32], landed: &[(PhysAddr(0x4000), 32)] });
         o.observe(2, Access::CpuWrite { phys: PhysAddr(0x4020), data: &[1; 4] });
         o.observe(3, unmap(&m));
         assert!(o.observe(4, Access::CpuRead { phys: PhysAddr(0x4000), data: &[0; 32] }).is_empty());

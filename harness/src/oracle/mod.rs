@@ -3,4 +3,5 @@
 pub mod allowlist;
 pub mod diff;
 pub mod integrity;
+pub mod iommu;
 pub mod swiotlb;

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use std::collections::HashMap;
 
+use super::dma_iommu::{iommu_setup_dma_ops, DevIommu, IommuDomain};
 use super::swiotlb::{swiotlb_init, IoTlbMem, RATELIMIT_BURST};
 use crate::platform::trace::ReportKind;
 use crate::platform::Platform;
@@ -39,6 +40,18 @@ pub struct Device {
     pub swiotlb: Option<IoTlbMem>,
     /// raw_smp_processor_id() of the calling context.
     pub cpu: u32,
+    /// num_possible_cpus() (== num_online_cpus(): no hotplug).
+    pub nr_cpus: u32,
+    /// dev_is_pci()
+    pub is_pci: bool,
+    /// to_pci_dev(dev)->untrusted
+    pub untrusted: bool,
+    /// dev->dma_iommu: use_dma_iommu(), set by iommu_setup_dma_ops().
+    pub dma_iommu: bool,
+    /// The default domain of the device's group, when an IOMMU sits in front of it.
+    pub iommu_domain: Option<IommuDomain>,
+    /// dev->iommu
+    pub iommu: Option<DevIommu>,
     /// Call sites whose *_ONCE report already fired.
     once: HashSet<&'static str>,
     /// Messages printed per ratelimited call site.
@@ -77,10 +90,20 @@ impl Device {
             }),
             swiotlb: None,
             cpu: 0,
+            nr_cpus: cfg.nr_cpus,
+            is_pci: d.pci,
+            untrusted: d.untrusted,
+            dma_iommu: false,
+            iommu_domain: None,
+            iommu: None,
             once: HashSet::new(),
             ratelimit: HashMap::new(),
         };
         dev.swiotlb = cfg.swiotlb.and_then(|s| swiotlb_init(plat, &s, cfg.nr_cpus));
+        // probe: the IOMMU core attaches the default domain, then the driver sets its mask
+        if let Some(iommu) = &cfg.iommu {
+            iommu_setup_dma_ops(&mut dev, plat, iommu);
+        }
         crate::phys::mapping::dma_setup_need_sync(&mut dev);
         dev
     }
@@ -115,6 +138,32 @@ impl Device {
             let text = format!("{} {}: {}", self.driver, self.name, msg);
             plat.report(ReportKind::DevWarning, func, &text);
         }
+    }
+
+    /// models dev_err()/dev_warn()/dev_notice() (`kind` says which class): "driver name: msg".
+    pub fn dev_report(&mut self, plat: &mut Platform, kind: ReportKind, func: &str, msg: &str) {
+        let text = format!("{} {}: {}", self.driver, self.name, msg);
+        plat.report(kind, func, &text);
+    }
+
+    /// models dev_err_once()/dev_warn_once(): dev_report() the first time `site` asks.
+    pub fn dev_report_once(
+        &mut self,
+        plat: &mut Platform,
+        site: &'static str,
+        kind: ReportKind,
+        func: &str,
+        msg: &str,
+    ) {
+        if self.first_time(site) {
+            self.dev_report(plat, kind, func, msg);
+        }
+    }
+
+    /// models WARN_ON(cond) (not once) for a condition known to be true; returns true.
+    pub fn warn_on(&mut self, plat: &mut Platform, func: &str, cond: &str) -> bool {
+        plat.report(ReportKind::WarnOn, func, cond);
+        true
     }
 
     /// models BUG_ON(cond) for a condition known to be true.

@@ -98,8 +98,7 @@ mod tests {
     use crate::scenario::{Arch, Config};
 
     fn arm64(coherent: bool, swiotlb: bool) -> Device {
-        let mut c = Config::default();
-        c.arch = Arch::Arm64;
+        let mut c = Config { arch: Arch::Arm64, ..Default::default() };
         c.device.coherent = coherent;
         c.ram.push(crate::scenario::Region { start: crate::types::PhysAddr(0x8000_0000), size: 0x100_0000 });
         if swiotlb {
@@ -155,8 +154,7 @@ mod tests {
         assert_eq!(kmalloc_size_roundup(&none, 64), 128);
         assert_eq!(kmalloc_size_roundup(&none, 192), 256);
         assert!(!dma_kmalloc_needs_bounce(&none, 64, DmaDir::FROM_DEVICE));
-        let mut c = Config::default();
-        c.arch = Arch::X86_64;
+        let c = Config { arch: Arch::X86_64, ..Default::default() };
         assert!(!dma_kmalloc_needs_bounce(
             &Device::new(&c, &mut crate::platform::Platform::new(&c)),
             64,

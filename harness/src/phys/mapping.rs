@@ -2,10 +2,15 @@
 //! is the primary entry point and the page and resource calls are wrappers around it
 //! (f7326196a781 "dma-mapping: export new dma_*map_phys() interface").
 //!
-//! Only dma-direct devices exist so far: get_dma_ops() is NULL and use_dma_iommu() false.
+//! get_dma_ops() is always NULL: a device is either dma-direct or, when
+//! iommu_setup_dma_ops() gave it a DMA domain, dma-iommu (use_dma_iommu()).
 
 use super::direct::{
     dma_direct_map_phys, dma_direct_sync_single_for_cpu, dma_direct_sync_single_for_device, dma_direct_unmap_phys,
+};
+use super::dma_iommu::{
+    iommu_dma_map_phys, iommu_dma_max_mapping_size, iommu_dma_opt_mapping_size, iommu_dma_sync_single_for_cpu,
+    iommu_dma_sync_single_for_device, iommu_dma_unmap_phys,
 };
 use super::dma_map_ops::dev_is_dma_coherent;
 use super::{Device, KResult};
@@ -15,16 +20,37 @@ use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, DMA_MAPPING_ERROR};
 /// -ENOMEM
 pub const ENOMEM: i32 = 12;
 
-/// models dma_setup_need_sync() for a dma-direct device: skip syncs iff coherent (a first
-/// swiotlb mapping would clear it again). The kernel runs it only from dma_set_mask(), which
-/// fails without dev->dma_mask, so a maskless device keeps dma_skip_sync = false.
+/// models dma_setup_need_sync(): for dma-direct and dma-iommu devices alike, skip syncs iff
+/// coherent (a first swiotlb mapping would clear it again). The kernel runs it only from
+/// dma_set_mask(), which fails without dev->dma_mask, so a maskless device keeps
+/// dma_skip_sync = false.
 pub fn dma_setup_need_sync(dev: &mut Device) {
-    dev.dma_skip_sync = dev.dma_mask.is_some() && dev_is_dma_coherent(dev);
+    if dev.dma_mask.is_none() {
+        return;
+    }
+    // No dma_map_ops, so the ops branches (sync ops present or not) never apply.
+    if dma_map_direct(dev) || use_dma_iommu(dev) {
+        dev.dma_skip_sync = dev_is_dma_coherent(dev);
+    }
 }
 
-/// models dma_map_direct(): no dma_map_ops and no IOMMU, so always direct.
-fn dma_map_direct(_dev: &Device) -> bool {
+/// models use_dma_iommu()
+pub fn use_dma_iommu(dev: &Device) -> bool {
+    dev.dma_iommu
+}
+
+/// models dma_go_direct() with get_dma_ops() NULL: direct unless dma-iommu.
+fn dma_go_direct(dev: &Device) -> bool {
+    if use_dma_iommu(dev) {
+        return false;
+    }
+    // !ops: CONFIG_DMA_OPS_BYPASS never comes into play.
     true
+}
+
+/// models dma_map_direct()
+fn dma_map_direct(dev: &Device) -> bool {
+    dma_go_direct(dev)
 }
 
 /// models dma_dev_need_sync()
@@ -55,9 +81,11 @@ pub fn dma_map_phys(
     {
         return Ok(DMA_MAPPING_ERROR);
     }
-    // arch_dma_map_phys_direct() is powerpc-only; dma_map_direct() always holds here.
+    // arch_dma_map_phys_direct() is powerpc-only; there are no dma_map_ops (->map_phys).
     let addr = if dma_map_direct(dev) {
         dma_direct_map_phys(dev, plat, "direct.h:dma_direct_map_phys@dma_map_phys", phys, size, dir, attrs)?
+    } else if use_dma_iommu(dev) {
+        iommu_dma_map_phys(dev, plat, phys, size, dir, attrs)?
     } else {
         DMA_MAPPING_ERROR
     };
@@ -78,8 +106,11 @@ pub fn dma_unmap_phys(
     attrs: DmaAttrs,
 ) -> KResult<()> {
     check_dir(dev, plat, "dma_unmap_phys", dir)?;
+    // arch_dma_unmap_phys_direct() is powerpc-only; there are no dma_map_ops.
     if dma_map_direct(dev) {
         dma_direct_unmap_phys(dev, plat, addr, size, dir, attrs)?;
+    } else if use_dma_iommu(dev) {
+        iommu_dma_unmap_phys(dev, plat, addr, size, dir, attrs)?;
     }
     plat.trace_dma_unmap("dma_unmap_phys", addr, size, dir, attrs);
     // debug_dma_unmap_phys(): dma-debug is not modelled yet.
@@ -177,6 +208,8 @@ fn __dma_sync_single_for_cpu(
     check_dir(dev, plat, "__dma_sync_single_for_cpu", dir)?;
     if dma_map_direct(dev) {
         dma_direct_sync_single_for_cpu(dev, plat, addr, size, dir)?;
+    } else if use_dma_iommu(dev) {
+        iommu_dma_sync_single_for_cpu(dev, plat, addr, size, dir)?;
     }
     plat.trace_dma_sync_single("dma_sync_single_for_cpu", addr, size, dir);
     Ok(())
@@ -193,6 +226,8 @@ fn __dma_sync_single_for_device(
     check_dir(dev, plat, "__dma_sync_single_for_device", dir)?;
     if dma_map_direct(dev) {
         dma_direct_sync_single_for_device(dev, plat, addr, size, dir)?;
+    } else if use_dma_iommu(dev) {
+        iommu_dma_sync_single_for_device(dev, plat, addr, size, dir)?;
     }
     plat.trace_dma_sync_single("dma_sync_single_for_device", addr, size, dir);
     Ok(())
@@ -224,6 +259,25 @@ pub fn dma_sync_single_for_device(
         __dma_sync_single_for_device(dev, plat, addr, size, dir)?;
     }
     Ok(())
+}
+
+/// models dma_max_mapping_size()
+pub fn dma_max_mapping_size(dev: &Device) -> u64 {
+    if dma_map_direct(dev) {
+        // dma_direct_max_mapping_size() is not modelled: the harness only asks dma-iommu
+        // devices.
+        u64::MAX
+    } else if use_dma_iommu(dev) {
+        iommu_dma_max_mapping_size(dev)
+    } else {
+        u64::MAX
+    }
+}
+
+/// models dma_opt_mapping_size()
+pub fn dma_opt_mapping_size(dev: &Device) -> u64 {
+    let size = if use_dma_iommu(dev) { iommu_dma_opt_mapping_size() } else { u64::MAX };
+    dma_max_mapping_size(dev).min(size)
 }
 
 /// models dma_mapping_error()
@@ -265,6 +319,13 @@ mod tests {
                 Event::Fault { .. } => "fault".into(),
                 Event::Memcpy { .. } => "memcpy".into(),
                 Event::TraceSwiotlbBounced { .. } => "swiotlb_bounced".into(),
+                Event::Memset { .. } => "memset".into(),
+                Event::IommuMap { iova, prot, ret, .. } => format!("iommu_map:{iova:#x}:{prot}:{ret}"),
+                Event::IommuUnmap { iova, size, unmapped } => format!("iommu_unmap:{iova:#x}:{size:#x}:{unmapped:#x}"),
+                Event::IommuIotlbSync { .. } => "iotlb_sync".into(),
+                Event::IommuFlushAll => "flush_all".into(),
+                Event::IommuFault { .. } => "iommu_fault".into(),
+                Event::IommuSplit { .. } => "iommu_split".into(),
             })
             .collect()
     }

@@ -672,8 +672,7 @@ mod tests {
     const START: u64 = 0x8000_0000;
 
     fn boot(nslabs: u64, nareas: u32, min_align: u32, boundary: u64) -> (Device, Platform) {
-        let mut c = Config::default();
-        c.nr_cpus = 8;
+        let mut c = Config { nr_cpus: 8, ..Default::default() };
         c.ram.push(Region { start: PhysAddr(START), size: 0x400_0000 });
         c.ram.push(Region { start: PhysAddr(0x1000_0000), size: 0x100_0000 });
         c.device.dma_mask = Some(u64::MAX);
@@ -931,8 +930,7 @@ mod tests {
 
     #[test]
     fn boot_rounding_of_the_default_pool() {
-        let mut c = Config::default();
-        c.nr_cpus = 3;
+        let mut c = Config { nr_cpus: 3, ..Default::default() };
         c.ram.push(Region { start: PhysAddr(START), size: 0x800_0000 });
         // swiotlb=200 with 3 CPUs: ALIGN(200, 128) = 256 slots, 4 areas, then a power of two.
         c.swiotlb =

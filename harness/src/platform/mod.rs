@@ -3,6 +3,7 @@
 //! through [`dmadiff_cref::Hooks`], the Rust mapper through the same methods directly.
 
 pub mod cache;
+pub mod iommu;
 pub mod memory;
 pub mod trace;
 
@@ -10,8 +11,9 @@ use cache::{Cache, MaintStats};
 use memory::{Backing, Memory};
 use trace::{ArchHook, CacheOp, Event, ReportKind};
 
-use crate::scenario::{Arch, Config, DmaRange};
-use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, PAGE_SHIFT};
+use crate::scenario::{Arch, Config, DmaRange, IommuDomainType};
+use crate::types::{DmaAddr, DmaAttrs, DmaDir, IommuProt, PhysAddr, PAGE_SHIFT};
+use iommu::{Iommu, MapError};
 
 /// arm64 and x86_64 SECTION_SIZE_BITS with 4K pages: pfn_valid() is true for a whole
 /// 128 MiB sparsemem section once any RAM lies in it (early sections have a full memmap).
@@ -26,8 +28,13 @@ pub struct Platform {
     device_limit: u64,
     mem: Memory,
     cache: Cache,
+    /// The page table of the device's paging domain; None: no IOMMU or an identity domain.
+    iommu: Option<Iommu>,
     events: Vec<Event>,
 }
+
+/// Where a device access went: the physical pieces, in order (empty: nothing answered).
+pub type Landing = Vec<(PhysAddr, u64)>;
 
 impl Platform {
     pub fn new(cfg: &Config) -> Self {
@@ -42,8 +49,17 @@ impl Platform {
             device_limit,
             mem: Memory::new(&cfg.ram, &cfg.mmio),
             cache: Cache::default(),
+            iommu: cfg.iommu.as_ref().filter(|i| i.domain != IommuDomainType::Identity).map(|i| {
+                let last = if i.force_aperture { i.aperture_end } else { u64::MAX };
+                Iommu::new(i.granule(), last)
+            }),
             events: Vec::new(),
         }
+    }
+
+    /// The mock IOMMU's page table, if the device sits behind a paging domain.
+    pub fn iommu(&self) -> Option<&Iommu> {
+        self.iommu.as_ref()
     }
 
     /// Takes the events recorded since the last call.
@@ -158,6 +174,63 @@ impl Platform {
         self.events.push(Event::TraceSwiotlbBounced { dma_mask: self.dma_mask, dev_addr, size, force });
     }
 
+    // ---- the mock IOMMU (drivers/iommu/iommu.c entry points) -------------------------------
+
+    /// models iommu_map() on the device's domain: 0 or a negative errno.
+    pub fn iommu_map(&mut self, iova: u64, paddr: PhysAddr, size: u64, prot: IommuProt) -> i32 {
+        let Some(mmu) = self.iommu.as_mut() else {
+            // __IOMMU_DOMAIN_PAGING is not set: iommu_map_nosync() refuses.
+            self.events.push(Event::IommuMap { iova, phys: paddr, size, prot, ret: -iommu::EINVAL });
+            return -iommu::EINVAL;
+        };
+        let ret = match mmu.map(iova, paddr, size, prot) {
+            Ok(()) => 0,
+            Err(MapError::Unaligned(text)) => {
+                self.events.push(Event::Report { kind: ReportKind::DevErr, func: "iommu_map_nosync".into(), text });
+                -iommu::EINVAL
+            }
+            Err(MapError::Range) => -iommu::ERANGE,
+            Err(MapError::Exists) => -iommu::EEXIST,
+        };
+        self.events.push(Event::IommuMap { iova, phys: paddr, size, prot, ret });
+        ret
+    }
+
+    /// models iommu_unmap_fast()'s page-table walk (__iommu_unmap()): the bytes unmapped.
+    pub fn iommu_unmap(&mut self, iova: u64, size: u64) -> u64 {
+        let Some(mmu) = self.iommu.as_mut() else { return 0 };
+        let min = mmu.granule();
+        let u = mmu.unmap(iova, size);
+        if u.unaligned {
+            self.events.push(Event::Report {
+                kind: ReportKind::DevErr,
+                func: "__iommu_unmap".into(),
+                text: format!("unaligned: iova {iova:#x} size {size:#x} min_pagesz {min:#x}"),
+            });
+            return 0;
+        }
+        if u.split {
+            self.events.push(Event::IommuSplit { iova, size });
+        }
+        self.events.push(Event::IommuUnmap { iova, size, unmapped: u.bytes });
+        u.bytes
+    }
+
+    /// models iommu_iova_to_phys(): 0 when nothing is mapped there.
+    pub fn iommu_iova_to_phys(&self, iova: u64) -> PhysAddr {
+        self.iommu.as_ref().map_or(PhysAddr(0), |m| m.iova_to_phys(iova))
+    }
+
+    /// models ops->iotlb_sync() over a gather's `[start, end]`.
+    pub fn iommu_iotlb_sync(&mut self, start: u64, end: u64) {
+        self.events.push(Event::IommuIotlbSync { start, end });
+    }
+
+    /// models ops->flush_iotlb_all()
+    pub fn iommu_flush_iotlb_all(&mut self) {
+        self.events.push(Event::IommuFlushAll);
+    }
+
     // ---- kernel memory operations ---------------------------------------------------------
 
     /// A memcpy() by the CPU between linear-map addresses: loads and stores through the cache.
@@ -168,6 +241,13 @@ impl Platform {
         if ok {
             self.cpu_write(dst, &data);
         }
+    }
+
+    /// A memset() by the CPU of a linear-map range, through its cache.
+    pub fn cpu_memset(&mut self, dst: PhysAddr, value: u8, size: u64) {
+        self.events.push(Event::Memset { dst, value, size });
+        let size = size.min(crate::exec::MAX_ACCESS);
+        self.cpu_write(dst, &vec![value; size as usize]);
     }
 
     /// A memset(0) at boot, before any cache line exists: the swiotlb pool.
@@ -231,48 +311,89 @@ impl Platform {
         Err(format!("bus address {addr}+{len:#x} is not inside one dma-range of the interconnect"))
     }
 
-    /// A device store; returns the physical range it landed on, if any.
-    pub fn dev_write(&mut self, addr: DmaAddr, data: &[u8]) -> Option<PhysAddr> {
-        let len = data.len() as u64;
-        let phys = match self.bus_to_phys(addr, len) {
-            Ok(p) => p,
-            Err(why) => {
-                self.events.push(Event::Fault { what: format!("device store: {why}") });
-                return None;
+    /// Where a device access of `[addr, addr + len)` goes: through the IOMMU's page table
+    /// when the device sits behind a paging domain, else through the dma-ranges. The device
+    /// can only drive addresses within its DMA mask and bus limit either way.
+    fn dev_route(&mut self, addr: DmaAddr, len: u64, write: bool) -> Landing {
+        let what = if write { "store" } else { "load" };
+        let pieces = match &self.iommu {
+            Some(mmu) => {
+                let last = addr.0.checked_add(len.max(1) - 1);
+                if last.is_none_or(|l| l > self.device_limit) {
+                    self.events.push(Event::Fault {
+                        what: format!(
+                            "device {what}: iova {addr}+{len:#x} is beyond what the device can drive (limit {:#x})",
+                            self.device_limit
+                        ),
+                    });
+                    return Vec::new();
+                }
+                match mmu.translate(addr.0, len, write) {
+                    Ok(p) => p,
+                    Err(f) => {
+                        self.events.push(Event::IommuFault { what: f.0 });
+                        return Vec::new();
+                    }
+                }
             }
+            None => match self.bus_to_phys(addr, len) {
+                Ok(p) => vec![(p, len)],
+                Err(why) => {
+                    self.events.push(Event::Fault { what: format!("device {what}: {why}") });
+                    return Vec::new();
+                }
+            },
         };
-        match self.mem.backing(phys, len) {
-            Backing::Ram if self.coherent => self.cache.snoop_write(&mut self.mem, phys.0, data),
-            Backing::Ram | Backing::Mmio => self.mem.write(phys.0, data),
-            Backing::None => {
-                self.events
-                    .push(Event::Fault { what: format!("device store to {addr}+{len:#x}: no RAM or MMIO at {phys}") });
-                return None;
+        for &(phys, n) in &pieces {
+            if self.mem.backing(phys, n) == Backing::None {
+                let dir = if write { "to" } else { "from" };
+                self.events.push(Event::Fault {
+                    what: format!("device {what} {dir} {addr}+{len:#x}: no RAM or MMIO at {phys}"),
+                });
+                return Vec::new();
             }
         }
-        Some(phys)
+        pieces
     }
 
-    /// A device load and the physical address it reached; a failed one reads as all ones.
-    pub fn dev_read(&mut self, addr: DmaAddr, len: u64) -> (Vec<u8>, Option<PhysAddr>) {
-        let mut out = vec![0xff; len as usize];
-        let phys = match self.bus_to_phys(addr, len) {
-            Ok(p) => p,
-            Err(why) => {
-                self.events.push(Event::Fault { what: format!("device load: {why}") });
-                return (out, None);
-            }
-        };
-        match self.mem.backing(phys, len) {
-            Backing::Ram if self.coherent => self.cache.snoop_read(&self.mem, phys.0, &mut out),
-            Backing::Ram | Backing::Mmio => self.mem.read(phys.0, &mut out),
-            Backing::None => {
-                self.events
-                    .push(Event::Fault { what: format!("device load from {addr}+{len:#x}: no RAM or MMIO at {phys}") });
-                return (out, None);
+    /// Where a device access to `addr` would land first (no events): through the IOMMU's
+    /// page table or the dma-ranges.
+    pub fn device_target(&self, addr: DmaAddr, len: u64) -> Option<PhysAddr> {
+        match &self.iommu {
+            Some(mmu) => mmu.translate(addr.0, len, false).ok().and_then(|p| p.first().map(|&(a, _)| a)),
+            None => self.bus_to_phys(addr, len).ok(),
+        }
+    }
+
+    /// A device store; returns the physical pieces it landed on (empty: nothing answered).
+    pub fn dev_write(&mut self, addr: DmaAddr, data: &[u8]) -> Landing {
+        let pieces = self.dev_route(addr, data.len() as u64, true);
+        let mut at = 0usize;
+        for &(phys, n) in &pieces {
+            let chunk = &data[at..at + n as usize];
+            at += n as usize;
+            match self.mem.backing(phys, n) {
+                Backing::Ram if self.coherent => self.cache.snoop_write(&mut self.mem, phys.0, chunk),
+                _ => self.mem.write(phys.0, chunk),
             }
         }
-        (out, Some(phys))
+        pieces
+    }
+
+    /// A device load and where it reached; a failed one reads as all ones.
+    pub fn dev_read(&mut self, addr: DmaAddr, len: u64) -> (Vec<u8>, Landing) {
+        let mut out = vec![0xff; len as usize];
+        let pieces = self.dev_route(addr, len, false);
+        let mut at = 0usize;
+        for &(phys, n) in &pieces {
+            let chunk = &mut out[at..at + n as usize];
+            at += n as usize;
+            match self.mem.backing(phys, n) {
+                Backing::Ram if self.coherent => self.cache.snoop_read(&self.mem, phys.0, chunk),
+                _ => self.mem.read(phys.0, chunk),
+            }
+        }
+        (out, pieces)
     }
 }
 
@@ -311,8 +432,26 @@ impl dmadiff_cref::Hooks for Platform {
     fn cpu_memcpy(&mut self, dst: u64, src: u64, size: u64) {
         Platform::cpu_memcpy(self, PhysAddr(dst), PhysAddr(src), size)
     }
+    fn cpu_memset(&mut self, dst: u64, value: u8, size: u64) {
+        Platform::cpu_memset(self, PhysAddr(dst), value, size)
+    }
     fn boot_memzero(&mut self, start: u64, size: u64) {
         Platform::boot_memzero(self, PhysAddr(start), size)
+    }
+    fn iommu_map(&mut self, iova: u64, paddr: u64, size: u64, prot: i32) -> i32 {
+        Platform::iommu_map(self, iova, PhysAddr(paddr), size, IommuProt(prot as u32))
+    }
+    fn iommu_unmap(&mut self, iova: u64, size: u64) -> u64 {
+        Platform::iommu_unmap(self, iova, size)
+    }
+    fn iommu_iova_to_phys(&mut self, iova: u64) -> u64 {
+        Platform::iommu_iova_to_phys(self, iova).0
+    }
+    fn iommu_iotlb_sync(&mut self, start: u64, end: u64) {
+        Platform::iommu_iotlb_sync(self, start, end)
+    }
+    fn iommu_flush_iotlb_all(&mut self) {
+        Platform::iommu_flush_iotlb_all(self)
     }
     fn trace_swiotlb_bounced(&mut self, dev_addr: u64, size: u64, force: bool) {
         Platform::trace_swiotlb_bounced(self, DmaAddr(dev_addr), size, force)
@@ -354,7 +493,7 @@ mod tests {
         let mut p = Platform::new(&c);
         assert_eq!(p.bus_to_phys(DmaAddr(0x1000_0010), 0x10), Ok(PhysAddr(0x8000_0010)));
         assert!(p.bus_to_phys(DmaAddr(0x100f_fff0), 0x20).is_err());
-        assert!(p.dev_write(DmaAddr(0x8000_0000), &[1]).is_none());
+        assert!(p.dev_write(DmaAddr(0x8000_0000), &[1]).is_empty());
         assert!(matches!(p.take_events().as_slice(), [Event::Fault { .. }]));
     }
 
@@ -364,6 +503,6 @@ mod tests {
         p.cpu_write(PhysAddr(0x8000_0000), &[0x11; 8]);
         assert_ne!(p.dev_read(DmaAddr(0x8000_0000), 8).0, vec![0x11; 8]);
         p.arch_sync_dma_for_device(PhysAddr(0x8000_0000), 8, DmaDir::TO_DEVICE);
-        assert_eq!(p.dev_read(DmaAddr(0x8000_0000), 8), (vec![0x11; 8], Some(PhysAddr(0x8000_0000))));
+        assert_eq!(p.dev_read(DmaAddr(0x8000_0000), 8), (vec![0x11; 8], vec![(PhysAddr(0x8000_0000), 8)]));
     }
 }

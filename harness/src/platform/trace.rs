@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::types::{DmaAddr, DmaAttrs, DmaDir, KernelVersion, PhysAddr};
+use crate::types::{DmaAddr, DmaAttrs, DmaDir, IommuProt, KernelVersion, PhysAddr};
 
 pub use dmadiff_cref::ReportKind;
 
@@ -52,8 +52,23 @@ pub enum Event {
     Fault { what: String },
     /// A memcpy() by the CPU (swiotlb_bounce), through its cache.
     Memcpy { dst: PhysAddr, src: PhysAddr, size: u64 },
+    /// A memset() by the CPU (dma-iommu zeroing bounce padding), through its cache.
+    Memset { dst: PhysAddr, value: u8, size: u64 },
     /// Tracepoint swiotlb_bounced (include/trace/events/swiotlb.h).
     TraceSwiotlbBounced { dma_mask: u64, dev_addr: DmaAddr, size: u64, force: bool },
+    /// iommu_map() on the mock IOMMU: tracepoint `map` (include/trace/events/iommu.h) on
+    /// success, the errno otherwise.
+    IommuMap { iova: u64, phys: PhysAddr, size: u64, prot: IommuProt, ret: i32 },
+    /// Tracepoint `unmap` of __iommu_unmap(): what was asked and what went.
+    IommuUnmap { iova: u64, size: u64, unmapped: u64 },
+    /// ops->iotlb_sync() over a gather (`start > end`: an empty gather).
+    IommuIotlbSync { start: u64, end: u64 },
+    /// ops->flush_iotlb_all()
+    IommuFlushAll,
+    /// The device touched an IOVA the page table refuses: an IOMMU fault report.
+    IommuFault { what: String },
+    /// An unmap that split an earlier map: the mock IOMMU's exact-cover check.
+    IommuSplit { iova: u64, size: u64 },
 }
 
 impl Event {
@@ -99,6 +114,27 @@ impl Event {
             },
             Event::Fault { what } => format!("FAULT: {what}"),
             Event::Memcpy { dst, src, size } => format!("memcpy({dst} <- {src}, {size:#x})"),
+            Event::Memset { dst, value, size } => format!("memset({dst}, {value:#x}, {size:#x})"),
+            Event::IommuMap { iova, phys, size, prot, ret: 0 } => format!(
+                "map: IOMMU: iova={iova:#018x} - {:#018x} paddr={:#018x} size={size} prot={prot}",
+                iova.wrapping_add(*size),
+                phys.0
+            ),
+            Event::IommuMap { iova, phys, size, prot, ret } => format!(
+                "iommu_map(iova={iova:#x}, paddr={phys}, size={size:#x}, prot={prot}) = {}",
+                crate::exec::errno_name(*ret as i64)
+            ),
+            Event::IommuUnmap { iova, size, unmapped } => format!(
+                "unmap: IOMMU: iova={iova:#018x} - {:#018x} size={size} unmapped_size={unmapped}",
+                iova.wrapping_add(*size)
+            ),
+            Event::IommuIotlbSync { start, end } if start > end => "iommu_iotlb_sync: empty gather".to_string(),
+            Event::IommuIotlbSync { start, end } => format!("iommu_iotlb_sync: iova={start:#018x} - {end:#018x}"),
+            Event::IommuFlushAll => "iommu_flush_iotlb_all".to_string(),
+            Event::IommuFault { what } => format!("IOMMU FAULT: {device}: {what}"),
+            Event::IommuSplit { iova, size } => {
+                format!("MOCK IOMMU: unmap of iova={iova:#x} size={size:#x} splits an earlier map (not an exact cover)")
+            }
             Event::TraceSwiotlbBounced { dma_mask, dev_addr, size, force } => format!(
                 "swiotlb_bounced: dev_name: {device} dma_mask={dma_mask:x} dev_addr={:x} size={size} {}",
                 dev_addr.0,

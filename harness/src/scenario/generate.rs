@@ -178,15 +178,41 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
         }
     }
 
+    if g.pct(35)? {
+        c.iommu = Some(gen_iommu(&mut g, &mut c)?);
+    }
+
     let n = g.u.int_in_range(1..=cfg.max_ops.max(1))?;
     let mut live: Vec<Live> = Vec::new();
     let mut ops = Vec::with_capacity(n);
+    // One scenario in eight also drives the iova allocator directly.
+    let mut iova = if g.pct(12)? {
+        let start_pfn = g.pick(&[1u64, 1, 0, 0x100, 0x1f_0000])?;
+        let granule = g.pick(&[0x1000u64, 0x1000, 0x200])?;
+        ops.push(Op::IovaInit { granule, start_pfn });
+        Some(IovaGen { start_pfn, pfns: Vec::new() })
+    } else {
+        None
+    };
+    let fq = c.iommu.as_ref().is_some_and(|i| i.domain != IommuDomainType::Identity);
     for _ in 0..n {
         if g.u.is_empty() {
             break;
         }
         let choice = g.u.int_in_range(0..=99u8)?;
-        let op = if c.swiotlb.is_some() && choice >= 90 {
+        let op = if let Some(st) = iova.as_mut().filter(|_| choice >= 50) {
+            gen_iova(&mut g, st, c.nr_cpus)?
+        } else if fq && choice < 4 {
+            if g.pct(70)? {
+                Op::FqFlushTimeout
+            } else {
+                Op::IovaDepotWork
+            }
+        } else if fq && choice < 6 {
+            Op::Query(g.pick(&[Query::DmaMaxMappingSize, Query::DmaOptMappingSize])?)
+        } else if c.nr_cpus > 1 && choice < 8 {
+            Op::RunOnCpu(g.u.int_in_range(0..=c.nr_cpus - 1)?)
+        } else if c.swiotlb.is_some() && choice >= 90 {
             gen_swiotlb(&mut g, &c, &mut live)?
         } else if choice < 28 || live.is_empty() {
             gen_map(&mut g, &c, &mut live)?
@@ -205,6 +231,92 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
         ops.push(op);
     }
     Ok(Scenario { config: c, ops, expect: None })
+}
+
+/// An IOMMU in front of the device: mostly strict or lazy DMA domains on 4K granules.
+fn gen_iommu(g: &mut Gen<'_, '_>, c: &mut Config) -> Result<IommuConfig> {
+    let mut i = IommuConfig {
+        domain: g.pick(&[
+            IommuDomainType::Dma,
+            IommuDomainType::Dma,
+            IommuDomainType::DmaFq,
+            IommuDomainType::Identity,
+        ])?,
+        ..IommuConfig::default()
+    };
+    i.aperture_end = g.pick(&[(1u64 << 48) - 1, (1 << 48) - 1, (1 << 39) - 1, 0xffff_ffff, 0x7fff_ffff])?;
+    if g.pct(10)? {
+        i.aperture_start = g.pick(&[0x1000u64, 0x10_0000, 0x8000_0000])?.min(i.aperture_end / 2);
+    }
+    i.force_aperture = !g.pct(5)?;
+    i.deferred_flush = !g.pct(10)?;
+    i.shadow_on_flush = g.pct(5)?;
+    c.device.pci = g.pct(70)?;
+    c.device.untrusted = c.device.pci && g.pct(25)?;
+    i.forcedac = c.device.pci && g.pct(10)?;
+    if g.pct(30)? {
+        let kind = g.pick(&[ResvType::Msi, ResvType::SwMsi, ResvType::Reserved, ResvType::Direct])?;
+        let start = g.pick(&[0xfee0_0000u64, 0x0800_0000, 0xffff_0000])?;
+        i.resv.push(ResvRegion { start, length: g.pick(&[0x10_0000u64, 0x1000, 0x1_0000])?, kind });
+    }
+    if c.device.pci && g.pct(20)? {
+        i.pci_windows.push(PciWindow { start: 0xc000_0000, end: 0xfebf_ffff, offset: 0 });
+    }
+    Ok(i)
+}
+
+/// The allocator-level iova generator's state: handles and their sizes.
+struct IovaGen {
+    start_pfn: u64,
+    pfns: Vec<(String, u64, bool)>,
+}
+
+fn gen_iova(g: &mut Gen<'_, '_>, st: &mut IovaGen, nr_cpus: u32) -> Result<Op> {
+    let size = match g.u.int_in_range(0..=3u8)? {
+        0 => g.pick(&[1u64, 2, 3, 4, 5, 8, 16, 17, 31, 32, 33, 48, 64, 100])?,
+        1 => g.u.int_in_range(1..=32)?,
+        2 => g.u.int_in_range(1..=0x200)?,
+        _ => g.pick(&[0xb00u64, 0x1000, 0x10000])?,
+    };
+    let limit_pfn = match g.u.int_in_range(0..=3u8)? {
+        0 => 0xf_ffff,
+        1 => (1u64 << 36) - 1,
+        2 => st.start_pfn + g.pick(&[0x3fu64, 0x3ff, 0x9ff, 0xffff])?,
+        _ => g.pick(&[0xf_ffffu64, 0x3_ffff, 0xf_ffff_ffff])?,
+    };
+    let choice = g.u.int_in_range(0..=99u8)?;
+    Ok(if choice < 35 || st.pfns.is_empty() {
+        let handle = format!("i{}", st.pfns.len());
+        let fast = g.pct(60)?;
+        st.pfns.push((handle.clone(), size, fast));
+        if fast {
+            Op::AllocIovaFast { handle, size, limit_pfn, flush_rcache: g.pct(70)? }
+        } else {
+            Op::AllocIova { handle, size, limit_pfn, size_aligned: g.pct(60)? }
+        }
+    } else if choice < 70 {
+        let (h, sz, fast) = g.u.choose(&st.pfns)?.clone();
+        let pfn = DmaRef::Handle { name: h, offset: if g.misuse()? { 1 } else { 0 } };
+        if fast && !g.misuse()? {
+            Op::FreeIovaFast { pfn, size: sz }
+        } else {
+            Op::FreeIova(pfn)
+        }
+    } else if choice < 80 {
+        let (h, _, _) = g.u.choose(&st.pfns)?.clone();
+        Op::FindIova(DmaRef::Handle { name: h, offset: 0 })
+    } else if choice < 87 {
+        let lo = g.pick(&[0xf_f000u64, 0x8_0000, st.start_pfn, 0xfee00])?;
+        Op::ReserveIova { pfn_lo: lo, pfn_hi: lo + g.pick(&[0u64, 1, 0xff, 0xfff])? }
+    } else if choice < 92 {
+        Op::IovaDepotWork
+    } else if choice < 96 {
+        Op::FreeCpuCachedIovas(g.u.int_in_range(0..=nr_cpus - 1)?)
+    } else if nr_cpus > 1 {
+        Op::RunOnCpu(g.u.int_in_range(0..=nr_cpus - 1)?)
+    } else {
+        Op::IovaDepotWork
+    })
 }
 
 fn gen_map(g: &mut Gen<'_, '_>, c: &Config, live: &mut Vec<Live>) -> Result<Op> {

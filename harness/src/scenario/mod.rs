@@ -68,6 +68,104 @@ pub struct Config {
     pub nr_cpus: u32,
     /// How swiotlb booted; None is swiotlb=noforce (no pool at all).
     pub swiotlb: Option<SwiotlbConfig>,
+    /// The IOMMU in front of the device; None: no IOMMU (dma-direct).
+    pub iommu: Option<IommuConfig>,
+}
+
+/// The device's default IOMMU domain type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IommuDomainType {
+    /// IOMMU_DOMAIN_IDENTITY: passthrough, the device stays on dma-direct.
+    Identity,
+    /// IOMMU_DOMAIN_DMA: strict invalidation on every unmap.
+    Dma,
+    /// IOMMU_DOMAIN_DMA_FQ: lazy invalidation through the flush queue.
+    DmaFq,
+}
+
+/// enum iommu_resv_type, in the kernel's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResvType {
+    Direct,
+    DirectRelaxable,
+    Reserved,
+    Msi,
+    SwMsi,
+}
+
+impl ResvType {
+    /// The scenario-language name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResvType::Direct => "direct",
+            ResvType::DirectRelaxable => "direct-relaxable",
+            ResvType::Reserved => "reserved",
+            ResvType::Msi => "msi",
+            ResvType::SwMsi => "sw-msi",
+        }
+    }
+}
+
+/// One struct iommu_resv_region, in iommu_get_resv_regions() order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResvRegion {
+    pub start: u64,
+    pub length: u64,
+    pub kind: ResvType,
+}
+
+/// One IORESOURCE_MEM window of the PCI host bridge: `[start, end]` with the bus offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciWindow {
+    pub start: u64,
+    /// Inclusive, as struct resource.
+    pub end: u64,
+    pub offset: u64,
+}
+
+/// The IOMMU and its default domain for the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IommuConfig {
+    pub domain: IommuDomainType,
+    /// domain->pgsize_bitmap; the granule is its lowest set bit.
+    pub pgsize_bitmap: u64,
+    pub aperture_start: u64,
+    /// Inclusive.
+    pub aperture_end: u64,
+    pub force_aperture: bool,
+    /// IOMMU_CAP_DEFERRED_FLUSH: without it a DMA_FQ domain falls back to strict.
+    pub deferred_flush: bool,
+    /// dev->iommu->shadow_on_flush: one 32768-entry queue with a 1000 ms timeout.
+    pub shadow_on_flush: bool,
+    /// iommu.forcedac=1
+    pub forcedac: bool,
+    pub resv: Vec<ResvRegion>,
+    pub pci_windows: Vec<PciWindow>,
+}
+
+impl IommuConfig {
+    /// The granule: the smallest page size the domain supports.
+    pub fn granule(&self) -> u64 {
+        1u64 << self.pgsize_bitmap.trailing_zeros().min(63)
+    }
+}
+
+impl Default for IommuConfig {
+    /// An SMMUv3-like strict DMA domain: 4K granule, 48-bit aperture.
+    fn default() -> Self {
+        IommuConfig {
+            domain: IommuDomainType::Dma,
+            pgsize_bitmap: 0x4000_1000 | 0x20_0000,
+            aperture_start: 0,
+            aperture_end: (1 << 48) - 1,
+            force_aperture: true,
+            deferred_flush: true,
+            shadow_on_flush: false,
+            forcedac: false,
+            resv: Vec::new(),
+            pci_windows: Vec::new(),
+        }
+    }
 }
 
 /// The device under test.
@@ -83,6 +181,10 @@ pub struct DeviceConfig {
     pub coherent: bool,
     /// dev->dma_parms; PCI and platform devices have one, so it is on by default.
     pub dma_parms: Option<DmaParmsConfig>,
+    /// dev_is_pci()
+    pub pci: bool,
+    /// pci_dev->untrusted: behind an external-facing port (only meaningful with `pci`).
+    pub untrusted: bool,
 }
 
 /// struct device_dma_parameters at boot.
@@ -131,12 +233,15 @@ impl Default for Config {
                 bus_dma_limit: 0,
                 coherent: true,
                 dma_parms: Some(DmaParmsConfig::default()),
+                pci: false,
+                untrusted: false,
             },
             dma_ranges: Vec::new(),
             ram: Vec::new(),
             mmio: Vec::new(),
             nr_cpus: 1,
             swiotlb: None,
+            iommu: None,
         }
     }
 }
@@ -251,6 +356,46 @@ pub enum Op {
     RunOnCpu(u32),
     /// A query whose value is printed and compared.
     Query(Query),
+    /// init_iova_domain(granule, start_pfn) + iova_domain_init_rcaches() of the allocator-level
+    /// domain the iova ops below drive.
+    IovaInit {
+        granule: u64,
+        start_pfn: u64,
+    },
+    /// `name = alloc_iova(size, limit_pfn, size_aligned)`: the handle names the node's pfn_lo.
+    AllocIova {
+        handle: String,
+        size: u64,
+        limit_pfn: u64,
+        size_aligned: bool,
+    },
+    /// `name = alloc_iova_fast(size, limit_pfn, flush_rcache)`: the handle names the pfn.
+    AllocIovaFast {
+        handle: String,
+        size: u64,
+        limit_pfn: u64,
+        flush_rcache: bool,
+    },
+    /// free_iova(pfn)
+    FreeIova(DmaRef),
+    /// free_iova_fast(pfn, size)
+    FreeIovaFast {
+        pfn: DmaRef,
+        size: u64,
+    },
+    /// find_iova(pfn)
+    FindIova(DmaRef),
+    /// reserve_iova(pfn_lo, pfn_hi)
+    ReserveIova {
+        pfn_lo: u64,
+        pfn_hi: u64,
+    },
+    /// free_cpu_cached_iovas(cpu): what the CPU-hotplug dead callback does
+    FreeCpuCachedIovas(u32),
+    /// IOVA_DEPOT_DELAY passes: every pending iova_depot_work_func() runs, on every domain.
+    IovaDepotWork,
+    /// The flush-queue timer fires: fq_flush_timeout() of the DMA domain, if armed.
+    FqFlushTimeout,
 }
 
 /// Predicates and limits a driver can ask for.
@@ -264,6 +409,10 @@ pub enum Query {
     IsSwiotlbForceBounce,
     /// dma_kmalloc_needs_bounce(dev, size, dir)
     DmaKmallocNeedsBounce { size: u64, dir: DmaDir },
+    /// dma_max_mapping_size(dev) (IOMMU devices)
+    DmaMaxMappingSize,
+    /// dma_opt_mapping_size(dev) (IOMMU devices)
+    DmaOptMappingSize,
 }
 
 /// Byte `i` of a pattern with seed `s` (scenario files document this).
@@ -299,6 +448,18 @@ impl Op {
             Op::Query(Query::IsSwiotlbActive) => "is_swiotlb_active",
             Op::Query(Query::IsSwiotlbForceBounce) => "is_swiotlb_force_bounce",
             Op::Query(Query::DmaKmallocNeedsBounce { .. }) => "dma_kmalloc_needs_bounce",
+            Op::Query(Query::DmaMaxMappingSize) => "dma_max_mapping_size",
+            Op::Query(Query::DmaOptMappingSize) => "dma_opt_mapping_size",
+            Op::IovaInit { .. } => "iova_init",
+            Op::AllocIova { .. } => "alloc_iova",
+            Op::AllocIovaFast { .. } => "alloc_iova_fast",
+            Op::FreeIova(_) => "free_iova",
+            Op::FreeIovaFast { .. } => "free_iova_fast",
+            Op::FindIova(_) => "find_iova",
+            Op::ReserveIova { .. } => "reserve_iova",
+            Op::FreeCpuCachedIovas(_) => "free_cpu_cached_iovas",
+            Op::IovaDepotWork => "iova_depot_work",
+            Op::FqFlushTimeout => "fq_flush_timeout",
         }
     }
 }

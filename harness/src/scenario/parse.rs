@@ -53,7 +53,10 @@ impl ParseError {
 
 fn rule_name(r: Rule) -> &'static str {
     match r {
-        Rule::config_kw => "a configuration keyword (platform, device, ram, mmio, dma_range)",
+        Rule::config_kw => {
+            "a configuration keyword (platform, device, ram, mmio, dma_range, swiotlb, iommu, iommu_resv, pci_window, \
+             expect)"
+        }
         Rule::setting => "key=value",
         Rule::key => "a key",
         Rule::value => "a value",
@@ -100,6 +103,10 @@ struct Builder<'a> {
     expect: Option<String>,
     seen: HashMap<&'static str, Span<'a>>,
     handles: HashMap<String, Span<'a>>,
+    /// Handles naming pfns (alloc_iova, alloc_iova_fast), not DMA mappings.
+    pfn_handles: std::collections::HashSet<String>,
+    /// An iova_init() came before: the allocator-level domain exists.
+    iova_domain: bool,
     ops: Vec<Op>,
 }
 
@@ -109,6 +116,8 @@ fn build(file: Pair<'_, Rule>) -> Res<Scenario> {
         expect: None,
         seen: HashMap::new(),
         handles: HashMap::new(),
+        pfn_handles: Default::default(),
+        iova_domain: false,
         ops: Vec::new(),
     };
     let mut device_span = None;
@@ -165,6 +174,9 @@ impl<'a> Builder<'a> {
             "mmio" => "mmio",
             "expect" => "expect",
             "swiotlb" => "swiotlb",
+            "iommu" => "iommu",
+            "iommu_resv" => "iommu_resv",
+            "pci_window" => "pci_window",
             _ => "dma_range",
         };
         let mut settings: Vec<(Pair<'a, Rule>, Pair<'a, Rule>)> = Vec::new();
@@ -189,8 +201,23 @@ impl<'a> Builder<'a> {
                 "min_align_mask",
                 "seg_boundary_mask",
                 "max_segment_size",
+                "pci",
+                "untrusted",
             ],
             "swiotlb" => &["mode", "start", "nslabs", "nareas"],
+            "iommu" => &[
+                "domain",
+                "granule",
+                "pgsize_bitmap",
+                "aperture_start",
+                "aperture_end",
+                "force_aperture",
+                "deferred_flush",
+                "shadow_on_flush",
+                "forcedac",
+            ],
+            "iommu_resv" => &["start", "length", "type"],
+            "pci_window" => &["start", "end", "offset"],
             "ram" | "mmio" => &["start", "size"],
             "expect" => &["divergence"],
             _ => &["cpu_start", "dma_start", "size"],
@@ -210,7 +237,11 @@ impl<'a> Builder<'a> {
                 None => err(span, format!("`{kw}` needs {name}=")),
             }
         };
-        if matches!(kw, "platform" | "device" | "expect" | "swiotlb") && self.seen.insert(kw, span).is_some() {
+        if matches!(kw, "iommu_resv" | "pci_window") && self.config.iommu.is_none() {
+            return err(span, format!("`{kw}` describes the IOMMU: it needs an `iommu` line before it"));
+        }
+        if matches!(kw, "platform" | "device" | "expect" | "swiotlb" | "iommu") && self.seen.insert(kw, span).is_some()
+        {
             return err(span, format!("a second `{kw}` line; a scenario has one"));
         }
         match kw {
@@ -248,6 +279,15 @@ impl<'a> Builder<'a> {
                 }
                 if let Some(v) = get("coherent") {
                     d.coherent = value_bool(&v)?;
+                }
+                if let Some(v) = get("pci") {
+                    d.pci = value_bool(&v)?;
+                }
+                if let Some(v) = get("untrusted") {
+                    d.untrusted = value_bool(&v)?;
+                    if d.untrusted && !d.pci {
+                        return err(v.as_span(), "untrusted= is a property of PCI devices: it needs pci=yes first");
+                    }
                 }
                 if let Some(v) = get("dma_parms") {
                     if !value_bool(&v)? {
@@ -319,6 +359,97 @@ impl<'a> Builder<'a> {
                     self.config.swiotlb = Some(SwiotlbConfig { mode, start: PhysAddr(start), nslabs, nareas });
                 }
             }
+            "iommu" => {
+                let mut i = IommuConfig::default();
+                let dv = need("domain")?;
+                i.domain = match dv.as_str() {
+                    "identity" => IommuDomainType::Identity,
+                    "dma" => IommuDomainType::Dma,
+                    "dma-fq" => IommuDomainType::DmaFq,
+                    _ => return err(dv.as_span(), "expected an IOMMU domain type: identity, dma or dma-fq"),
+                };
+                match (get("granule"), get("pgsize_bitmap")) {
+                    (Some(g), Some(_)) => {
+                        return err(g.as_span(), "give granule= or pgsize_bitmap=, not both");
+                    }
+                    (Some(g), None) => match g.as_str() {
+                        "4K" | "0x1000" | "4096" => {}
+                        "16K" | "64K" => {
+                            // init_iova_domain() BUG_ONs on a granule above PAGE_SIZE, and the
+                            // modelled kernels have 4K pages.
+                            return err(g.as_span(), "a 16K or 64K IOMMU granule needs a 16K or 64K PAGE_SIZE kernel; the model has 4K pages");
+                        }
+                        _ => return err(g.as_span(), "expected an IOMMU granule: 4K"),
+                    },
+                    (None, Some(b)) => {
+                        let n = parse_u64(&b)?;
+                        if n == 0 {
+                            return err(b.as_span(), "expected a non-zero page-size bitmap");
+                        }
+                        if n.trailing_zeros() > crate::types::PAGE_SHIFT {
+                            return err(
+                                b.as_span(),
+                                "init_iova_domain() BUG_ONs on a smallest IOMMU page above PAGE_SIZE (4K)",
+                            );
+                        }
+                        i.pgsize_bitmap = n;
+                    }
+                    (None, None) => {}
+                }
+                if let Some(v) = get("aperture_start") {
+                    i.aperture_start = parse_u64(&v)?;
+                }
+                if let Some(v) = get("aperture_end") {
+                    i.aperture_end = parse_u64(&v)?;
+                }
+                if i.aperture_end <= i.aperture_start {
+                    return err(span, "the aperture needs aperture_start < aperture_end (inclusive end)");
+                }
+                for (key, field) in [
+                    ("force_aperture", &mut i.force_aperture),
+                    ("deferred_flush", &mut i.deferred_flush),
+                    ("shadow_on_flush", &mut i.shadow_on_flush),
+                    ("forcedac", &mut i.forcedac),
+                ] {
+                    if let Some(v) = get(key) {
+                        *field = value_bool(&v)?;
+                    }
+                }
+                self.config.iommu = Some(i);
+            }
+            "iommu_resv" => {
+                let start = parse_u64(&need("start")?)?;
+                let len_v = need("length")?;
+                let length = parse_u64(&len_v)?;
+                if length == 0 || start.checked_add(length - 1).is_none() {
+                    return err(len_v.as_span(), "a reserved region needs a non-zero length that does not wrap");
+                }
+                let tv = need("type")?;
+                let kind = match tv.as_str() {
+                    "direct" => ResvType::Direct,
+                    "direct-relaxable" => ResvType::DirectRelaxable,
+                    "reserved" => ResvType::Reserved,
+                    "msi" => ResvType::Msi,
+                    "sw-msi" => ResvType::SwMsi,
+                    _ => {
+                        return err(
+                            tv.as_span(),
+                            "expected a region type: direct, direct-relaxable, reserved, msi, sw-msi",
+                        )
+                    }
+                };
+                self.config.iommu.as_mut().expect("checked above").resv.push(ResvRegion { start, length, kind });
+            }
+            "pci_window" => {
+                let start = parse_u64(&need("start")?)?;
+                let end_v = need("end")?;
+                let end = parse_u64(&end_v)?;
+                let offset = get("offset").map(|v| parse_u64(&v)).transpose()?.unwrap_or(0);
+                if end < start || start < offset {
+                    return err(end_v.as_span(), "a window needs offset <= start <= end (end is inclusive)");
+                }
+                self.config.iommu.as_mut().expect("checked above").pci_windows.push(PciWindow { start, end, offset });
+            }
             "expect" => {
                 let v = need("divergence")?;
                 let ids: Vec<&str> = crate::oracle::allowlist::DIVERGENCES.iter().map(|(id, _)| *id).collect();
@@ -382,8 +513,34 @@ impl<'a> Builder<'a> {
         }
         let func = func.unwrap();
         let name = func.as_str();
-        let is_map =
-            matches!(name, "dma_map_phys" | "dma_map_page_attrs" | "dma_map_resource" | "swiotlb_tbl_map_single");
+        let is_map = matches!(
+            name,
+            "dma_map_phys"
+                | "dma_map_page_attrs"
+                | "dma_map_resource"
+                | "swiotlb_tbl_map_single"
+                | "alloc_iova"
+                | "alloc_iova_fast"
+        );
+        let iova_op = matches!(
+            name,
+            "alloc_iova" | "alloc_iova_fast" | "free_iova" | "free_iova_fast" | "find_iova" | "reserve_iova"
+        );
+        if iova_op && !self.iova_domain {
+            return err(
+                span,
+                format!("{name}() drives the allocator-level iova domain: call iova_init(granule, start_pfn) first"),
+            );
+        }
+        let needs_iommu = matches!(name, "dma_max_mapping_size" | "dma_opt_mapping_size" | "fq_flush_timeout");
+        if needs_iommu && self.config.iommu.as_ref().is_none_or(|i| i.domain == IommuDomainType::Identity) {
+            return err(
+                span,
+                format!(
+                    "{name}() is modelled for devices behind an IOMMU DMA domain: add `iommu domain=dma` (or dma-fq)"
+                ),
+            );
+        }
         match (&handle, is_map) {
             (None, true) => return err(span, format!("{name}() needs a handle: `h0 = {name}(...)`")),
             (Some(h), false) => {
@@ -526,6 +683,88 @@ impl<'a> Builder<'a> {
                 arity(1, 1, "(addr)")?;
                 Op::MappingError(self.dma_ref(&args[0])?)
             }
+            "dma_max_mapping_size" | "dma_opt_mapping_size" => {
+                arity(0, 0, "no arguments")?;
+                Op::Query(if name == "dma_max_mapping_size" {
+                    Query::DmaMaxMappingSize
+                } else {
+                    Query::DmaOptMappingSize
+                })
+            }
+            "iova_init" => {
+                arity(2, 2, "(granule, start_pfn)")?;
+                let granule = self.num(&args[0], "a granule")?;
+                if !granule.is_power_of_two() || granule > crate::types::PAGE_SIZE {
+                    return err(
+                        args[0].as_span(),
+                        "init_iova_domain() BUG_ONs unless the granule is a power of two no larger than PAGE_SIZE (4K)",
+                    );
+                }
+                self.iova_domain = true;
+                Op::IovaInit { granule, start_pfn: self.num(&args[1], "a start pfn")? }
+            }
+            "alloc_iova" | "alloc_iova_fast" => {
+                arity(3, 3, "(size, limit_pfn, true|false)")?;
+                let size = self.num(&args[0], "a size in granules")?;
+                let limit_pfn = self.num(&args[1], "an inclusive limit pfn")?;
+                let flag = self.boolean(&args[2])?;
+                if size == 0 && name == "alloc_iova" {
+                    return err(args[0].as_span(), "alloc_iova() of size 0 inserts an empty node: its place depends on the rb-tree's shape (not modelled)");
+                }
+                if name == "alloc_iova" {
+                    Op::AllocIova { handle: String::new(), size, limit_pfn, size_aligned: flag }
+                } else {
+                    Op::AllocIovaFast { handle: String::new(), size, limit_pfn, flush_rcache: flag }
+                }
+            }
+            "free_iova" | "find_iova" => {
+                arity(1, 1, "(pfn)")?;
+                let pfn = self.pfn_ref(&args[0])?;
+                if pfn == DmaRef::Raw(u64::MAX) && name == "free_iova" {
+                    return err(
+                        args[0].as_span(),
+                        "free_iova(~0UL) frees the tree's anchor: the kernel oopses on the next allocation",
+                    );
+                }
+                if name == "free_iova" {
+                    Op::FreeIova(pfn)
+                } else {
+                    Op::FindIova(pfn)
+                }
+            }
+            "free_iova_fast" => {
+                arity(2, 2, "(pfn, size)")?;
+                Op::FreeIovaFast { pfn: self.pfn_ref(&args[0])?, size: self.num(&args[1], "a size in granules")? }
+            }
+            "reserve_iova" => {
+                arity(2, 2, "(pfn_lo, pfn_hi)")?;
+                let (pfn_lo, pfn_hi) = (self.num(&args[0], "a pfn")?, self.num(&args[1], "a pfn")?);
+                if pfn_hi.wrapping_add(1) < pfn_lo {
+                    return err(args[1].as_span(), "pfn_hi below pfn_lo - 1: lookups around such a node depend on the rb-tree's shape (not modelled)");
+                }
+                Op::ReserveIova { pfn_lo, pfn_hi }
+            }
+            "free_cpu_cached_iovas" => {
+                arity(1, 1, "(cpu)")?;
+                let cpu = self.num(&args[0], "a CPU number")?;
+                match u32::try_from(cpu) {
+                    Ok(c) if c < self.config.nr_cpus => Op::FreeCpuCachedIovas(c),
+                    _ => {
+                        return err(
+                            args[0].as_span(),
+                            format!("expected a CPU below platform cpus={}", self.config.nr_cpus),
+                        )
+                    }
+                }
+            }
+            "iova_depot_work" | "fq_flush_timeout" => {
+                arity(0, 0, "no arguments")?;
+                if name == "iova_depot_work" {
+                    Op::IovaDepotWork
+                } else {
+                    Op::FqFlushTimeout
+                }
+            }
             "cpu_write" => {
                 arity(3, 3, "(phys, size, seed)")?;
                 Op::CpuWrite {
@@ -560,11 +799,13 @@ impl<'a> Builder<'a> {
                      dma_mapping_error, cpu_write, cpu_read, dev_write, dev_read, swiotlb_tbl_map_single, \
                      swiotlb_tbl_unmap_single, swiotlb_sync_single_for_cpu, swiotlb_sync_single_for_device, \
                      dma_set_min_align_mask, dma_set_seg_boundary, run_on_cpu, swiotlb_max_mapping_size, \
-                     is_swiotlb_active, is_swiotlb_force_bounce, dma_kmalloc_needs_bounce",
+                     is_swiotlb_active, is_swiotlb_force_bounce, dma_kmalloc_needs_bounce, dma_max_mapping_size, \
+                     dma_opt_mapping_size, iova_init, alloc_iova, alloc_iova_fast, free_iova, free_iova_fast, \
+                     find_iova, reserve_iova, free_cpu_cached_iovas, iova_depot_work, fq_flush_timeout",
             ),
         };
         let op = match (op, handle) {
-            (op @ (Op::Map { .. } | Op::TblMap { .. }), Some(h)) => {
+            (op @ (Op::Map { .. } | Op::TblMap { .. } | Op::AllocIova { .. } | Op::AllocIovaFast { .. }), Some(h)) => {
                 if let Some(prev) = self.handles.get(h.as_str()) {
                     let (l, _) = prev.start_pos().line_col();
                     return err(h.as_span(), format!("handle `{}` is already defined on line {l}", h.as_str()));
@@ -577,6 +818,14 @@ impl<'a> Builder<'a> {
                     }
                     Op::TblMap { orig, size, alloc_align_mask, dir, attrs, .. } => {
                         Op::TblMap { handle, orig, size, alloc_align_mask, dir, attrs }
+                    }
+                    Op::AllocIova { size, limit_pfn, size_aligned, .. } => {
+                        self.pfn_handles.insert(handle.clone());
+                        Op::AllocIova { handle, size, limit_pfn, size_aligned }
+                    }
+                    Op::AllocIovaFast { size, limit_pfn, flush_rcache, .. } => {
+                        self.pfn_handles.insert(handle.clone());
+                        Op::AllocIovaFast { handle, size, limit_pfn, flush_rcache }
                     }
                     _ => unreachable!("matched above"),
                 }
@@ -674,6 +923,12 @@ impl<'a> Builder<'a> {
                         format!("unknown handle `{}`; map it first (`{} = dma_map_phys(...)`)", h.as_str(), h.as_str()),
                     );
                 }
+                if self.pfn_handles.contains(h.as_str()) {
+                    return err(
+                        h.as_span(),
+                        format!("`{}` names a pfn from the iova allocator, not a DMA address", h.as_str()),
+                    );
+                }
                 let offset = match rest {
                     [n] if n.as_rule() == Rule::number => parse_u64(n)?,
                     [x] => return err(x.as_span(), "expected an offset (a number)"),
@@ -682,6 +937,43 @@ impl<'a> Builder<'a> {
                 Ok(DmaRef::Handle { name: h.as_str().to_string(), offset })
             }
             _ => err(arg.as_span(), WHAT),
+        }
+    }
+}
+
+impl<'a> Builder<'a> {
+    /// A pfn operand: an alloc_iova handle (its pfn_lo), handle+offset, or a number.
+    fn pfn_ref(&self, arg: &Pair<'a, Rule>) -> Res<DmaRef> {
+        match Self::sum_atoms(arg).as_deref() {
+            Some([n]) if n.as_rule() == Rule::number => Ok(DmaRef::Raw(parse_u64(n)?)),
+            Some([h, rest @ ..]) if h.as_rule() == Rule::handle && rest.len() <= 1 => {
+                if !self.pfn_handles.contains(h.as_str()) {
+                    return err(
+                        h.as_span(),
+                        format!(
+                            "unknown pfn handle `{}`; allocate it first (`{} = alloc_iova(...)`)",
+                            h.as_str(),
+                            h.as_str()
+                        ),
+                    );
+                }
+                let offset = match rest {
+                    [n] if n.as_rule() == Rule::number => parse_u64(n)?,
+                    [x] => return err(x.as_span(), "expected an offset (a number)"),
+                    _ => 0,
+                };
+                Ok(DmaRef::Handle { name: h.as_str().to_string(), offset })
+            }
+            _ => err(arg.as_span(), "expected a pfn: an alloc_iova handle, handle+offset, or a number"),
+        }
+    }
+
+    /// `true` or `false` (C's bool arguments).
+    fn boolean(&self, arg: &Pair<'a, Rule>) -> Res<bool> {
+        match Self::sum_atoms(arg).as_deref() {
+            Some([h]) if h.as_str() == "true" => Ok(true),
+            Some([h]) if h.as_str() == "false" => Ok(false),
+            _ => err(arg.as_span(), "expected true or false"),
         }
     }
 }

@@ -44,6 +44,12 @@ impl fmt::Display for Config {
             d.bus_dma_limit,
             yes_no(d.coherent)
         )?;
+        if d.pci {
+            f.write_str(" pci=yes")?;
+        }
+        if d.untrusted {
+            f.write_str(" untrusted=yes")?;
+        }
         match d.dma_parms {
             None => writeln!(f, " dma_parms=no")?,
             Some(p) => writeln!(
@@ -51,6 +57,34 @@ impl fmt::Display for Config {
                 " min_align_mask={:#x} seg_boundary_mask={:#x} max_segment_size={:#x}",
                 p.min_align_mask, p.seg_boundary_mask, p.max_segment_size
             )?,
+        }
+        if let Some(i) = &self.iommu {
+            let domain = match i.domain {
+                IommuDomainType::Identity => "identity",
+                IommuDomainType::Dma => "dma",
+                IommuDomainType::DmaFq => "dma-fq",
+            };
+            write!(
+                f,
+                "iommu domain={domain} pgsize_bitmap={:#x} aperture_start={:#x} aperture_end={:#x} force_aperture={}",
+                i.pgsize_bitmap,
+                i.aperture_start,
+                i.aperture_end,
+                yes_no(i.force_aperture)
+            )?;
+            writeln!(
+                f,
+                " deferred_flush={} shadow_on_flush={} forcedac={}",
+                yes_no(i.deferred_flush),
+                yes_no(i.shadow_on_flush),
+                yes_no(i.forcedac)
+            )?;
+            for r in &i.resv {
+                writeln!(f, "iommu_resv start={:#x} length={:#x} type={}", r.start, r.length, r.kind.name())?;
+            }
+            for w in &i.pci_windows {
+                writeln!(f, "pci_window start={:#x} end={:#x} offset={:#x}", w.start, w.end, w.offset)?;
+            }
         }
         if let Some(sw) = &self.swiotlb {
             let mode = match sw.mode {
@@ -127,6 +161,16 @@ impl fmt::Display for Op {
             Op::RunOnCpu(c) => write!(f, "{name}({c})"),
             Op::Query(Query::DmaKmallocNeedsBounce { size, dir }) => write!(f, "{name}({size:#x}, {dir})"),
             Op::Query(_) => write!(f, "{name}()"),
+            Op::IovaInit { granule, start_pfn } => write!(f, "{name}({granule:#x}, {start_pfn:#x})"),
+            Op::AllocIova { handle, size, limit_pfn, size_aligned: b }
+            | Op::AllocIovaFast { handle, size, limit_pfn, flush_rcache: b } => {
+                write!(f, "{handle} = {name}({size:#x}, {limit_pfn:#x}, {b})")
+            }
+            Op::FreeIova(p) | Op::FindIova(p) => write!(f, "{name}({p})"),
+            Op::FreeIovaFast { pfn, size } => write!(f, "{name}({pfn}, {size:#x})"),
+            Op::ReserveIova { pfn_lo, pfn_hi } => write!(f, "{name}({pfn_lo:#x}, {pfn_hi:#x})"),
+            Op::FreeCpuCachedIovas(c) => write!(f, "{name}({c})"),
+            Op::IovaDepotWork | Op::FqFlushTimeout => write!(f, "{name}()"),
         }
     }
 }

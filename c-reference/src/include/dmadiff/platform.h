@@ -48,10 +48,21 @@ struct dmadiff_platform_ops {
 	void (*report)(void *priv, int32_t kind, const char *func, const char *text);
 	/* memcpy() by the CPU between two linear-map addresses (through its cache) */
 	void (*cpu_memcpy)(void *priv, dmadiff_phys_t dst, dmadiff_phys_t src, uint64_t size);
+	/* memset() by the CPU of a linear-map range (through its cache) */
+	void (*cpu_memset)(void *priv, dmadiff_phys_t dst, uint8_t value, uint64_t size);
 	/* memset(0) of memory at boot, before any DMA (swiotlb pool initialisation) */
 	void (*boot_memzero)(void *priv, dmadiff_phys_t start, uint64_t size);
 	/* tracepoint swiotlb_bounced of include/trace/events/swiotlb.h */
 	void (*trace_swiotlb_bounced)(void *priv, dmadiff_dma_t dev_addr, uint64_t size, bool force);
+	/*
+	 * The mock IOMMU's page table of the device's domain (drivers/iommu/iommu.c entry
+	 * points; the platform checks alignment and exact cover and traces map/unmap).
+	 */
+	int (*iommu_map)(void *priv, uint64_t iova, dmadiff_phys_t paddr, uint64_t size, int32_t prot);
+	uint64_t (*iommu_unmap)(void *priv, uint64_t iova, uint64_t size);	/* bytes unmapped */
+	dmadiff_phys_t (*iommu_iova_to_phys)(void *priv, uint64_t iova);	/* 0: not mapped */
+	void (*iommu_iotlb_sync)(void *priv, uint64_t iova, uint64_t size);	/* a gather's range */
+	void (*iommu_flush_iotlb_all)(void *priv);
 };
 
 /* How the kernel booted swiotlb for the device. */
@@ -77,6 +88,52 @@ struct dmadiff_bus_dma_region {
 	uint64_t size;
 };
 
+/* What the device's default domain is (iommu_def_domain_type, after the driver's say). */
+enum dmadiff_iommu_domain_type {
+	DMADIFF_IOMMU_NONE = 0,		/* no IOMMU: dma-direct */
+	DMADIFF_IOMMU_IDENTITY = 1,	/* IOMMU_DOMAIN_IDENTITY: passthrough, dma-direct */
+	DMADIFF_IOMMU_DMA = 2,		/* IOMMU_DOMAIN_DMA: strict invalidation */
+	DMADIFF_IOMMU_DMA_FQ = 3,	/* IOMMU_DOMAIN_DMA_FQ: lazy, through the flush queue */
+};
+
+/* enum iommu_resv_type, in the kernel's order */
+enum dmadiff_iommu_resv_type {
+	DMADIFF_IOMMU_RESV_DIRECT = 0,
+	DMADIFF_IOMMU_RESV_DIRECT_RELAXABLE = 1,
+	DMADIFF_IOMMU_RESV_RESERVED = 2,
+	DMADIFF_IOMMU_RESV_MSI = 3,
+	DMADIFF_IOMMU_RESV_SW_MSI = 4,
+};
+
+/* One struct iommu_resv_region of iommu_get_resv_regions(dev), in list order. */
+struct dmadiff_iommu_resv_region {
+	dmadiff_phys_t start;
+	uint64_t length;
+	int32_t type;		/* enum dmadiff_iommu_resv_type */
+};
+
+/* One IORESOURCE_MEM window of the PCI host bridge (resource_entry: res, offset). */
+struct dmadiff_pci_window {
+	uint64_t start;
+	uint64_t end;		/* inclusive, as struct resource */
+	uint64_t offset;
+};
+
+struct dmadiff_iommu_config {
+	int32_t domain_type;		/* enum dmadiff_iommu_domain_type */
+	uint64_t pgsize_bitmap;		/* the granule is its lowest set bit */
+	uint64_t aperture_start;
+	uint64_t aperture_end;		/* inclusive */
+	bool force_aperture;
+	bool deferred_flush;		/* IOMMU_CAP_DEFERRED_FLUSH */
+	bool shadow_on_flush;		/* dev->iommu->shadow_on_flush: one big flush queue */
+	bool forcedac;			/* iommu.forcedac=1 */
+	const struct dmadiff_iommu_resv_region *resv;
+	uint64_t nr_resv;
+	const struct dmadiff_pci_window *pci_windows;	/* only read for PCI devices */
+	uint64_t nr_pci_windows;
+};
+
 /* The device and the kernel configuration the model runs under. */
 struct dmadiff_device_config {
 	const char *name;			/* dev_name() */
@@ -98,6 +155,9 @@ struct dmadiff_device_config {
 	uint64_t seg_boundary_mask;		/* 0: not set (dma_get_seg_boundary gives ULONG_MAX) */
 	uint32_t max_segment_size;		/* 0: not set (dma_get_max_seg_size gives SZ_64K) */
 	struct dmadiff_swiotlb_config swiotlb;
+	bool is_pci;				/* dev_is_pci() */
+	bool untrusted;				/* pci_dev->untrusted (external-facing port) */
+	struct dmadiff_iommu_config iommu;
 };
 
 /* The calls the harness can make into the model. */
@@ -124,6 +184,27 @@ enum dmadiff_call_kind {
 	DMADIFF_CALL_SET_MIN_ALIGN_MASK = 17,		/* dma_set_min_align_mask(dev, addr) */
 	DMADIFF_CALL_SET_SEG_BOUNDARY = 18,		/* dma_set_seg_boundary(dev, addr) */
 	DMADIFF_CALL_RUN_ON_CPU = 19,			/* raw_smp_processor_id() becomes addr */
+	/* the iova allocator, driven directly on a domain of its own (allocator-level scenarios) */
+	DMADIFF_CALL_IOVA_INIT = 20,		/* init_iova_domain(granule=addr, start_pfn=offset) + init_rcaches */
+	DMADIFF_CALL_ALLOC_IOVA = 21,		/* alloc_iova(size, limit_pfn=addr, size_aligned=attrs) -> node */
+	DMADIFF_CALL_FREE_IOVA = 22,		/* free_iova(pfn=addr) */
+	DMADIFF_CALL_FIND_IOVA = 23,		/* find_iova(pfn=addr) -> node */
+	DMADIFF_CALL_RESERVE_IOVA = 24,		/* reserve_iova(pfn_lo=addr, pfn_hi=offset) -> node */
+	DMADIFF_CALL_ALLOC_IOVA_FAST = 25,	/* alloc_iova_fast(size, limit_pfn=addr, flush_rcache=attrs) -> pfn */
+	DMADIFF_CALL_FREE_IOVA_FAST = 26,	/* free_iova_fast(pfn=addr, size) */
+	DMADIFF_CALL_FREE_CPU_CACHED_IOVAS = 27,/* free_cpu_cached_iovas(cpu=addr): the cpuhp dead callback */
+	/* time, as events: delayed work and timers run only when the scenario says so */
+	DMADIFF_CALL_IOVA_DEPOT_WORK = 28,	/* iova_depot_work_func() of every pending rcache, every domain */
+	DMADIFF_CALL_FQ_TIMEOUT = 29,		/* fq_flush_timeout() if the flush-queue timer is armed */
+	DMADIFF_CALL_DMA_OPT_MAPPING_SIZE = 30,	/* -> dma_opt_mapping_size(dev) for an IOMMU device */
+	DMADIFF_CALL_DMA_MAX_MAPPING_SIZE = 31,	/* -> dma_max_mapping_size(dev) for an IOMMU device */
+};
+
+/* What a call returned: a value, and for struct iova results the node (NULL: is_null). */
+struct dmadiff_result {
+	uint64_t value;		/* dma_addr_t, int widened with its sign, size_t, pfn_lo */
+	uint64_t value2;	/* pfn_hi of a returned struct iova */
+	bool is_null;		/* a struct iova * call returned NULL */
 };
 
 struct dmadiff_call {
@@ -143,13 +224,13 @@ struct dmadiff_ctx *dmadiff_ctx_new(const struct dmadiff_device_config *cfg,
 void dmadiff_ctx_free(struct dmadiff_ctx *ctx);
 
 /*
- * Run one call. *ret receives the dma_addr_t (map calls) or the int return
- * (dma_mapping_error) widened to 64 bits; void calls leave it at 0.
+ * Run one call. *res receives the dma_addr_t (map calls), the int return widened to
+ * 64 bits, or the struct iova returned; void calls leave it zeroed.
  * Returns 0, or 1 when the call hit BUG(): the kernel would have oopsed, so
  * the harness treats the context as dead from then on.
  */
 int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops,
-		 const struct dmadiff_call *call, uint64_t *ret);
+		 const struct dmadiff_call *call, struct dmadiff_result *res);
 
 /*
  * Read-only views of the swiotlb allocator state, for the invariant checks the harness
@@ -184,5 +265,23 @@ void dmadiff_swiotlb_slot(const struct dmadiff_ctx *ctx, uint64_t index, struct 
 void dmadiff_swiotlb_area(const struct dmadiff_ctx *ctx, uint32_t area, struct dmadiff_swiotlb_area_info *out);
 /* Segment numbers (slot index / 128) ever written, ascending; returns how many there are. */
 uint64_t dmadiff_swiotlb_touched_segments(const struct dmadiff_ctx *ctx, uint64_t *out, uint64_t max);
+
+/* Which iova_domain a view reads. */
+enum dmadiff_iova_which {
+	DMADIFF_IOVA_STANDALONE = 0,	/* the one DMADIFF_CALL_IOVA_INIT made */
+	DMADIFF_IOVA_DMA_DOMAIN = 1,	/* the iommu_dma_cookie's of the device's DMA domain */
+};
+
+struct dmadiff_iova_range {
+	uint64_t pfn_lo;
+	uint64_t pfn_hi;
+};
+
+/*
+ * The tree's nodes (anchor excluded) in ascending order: up to max into out; returns how
+ * many there are, or -1 when that domain does not exist.
+ */
+int64_t dmadiff_iova_nodes(const struct dmadiff_ctx *ctx, int32_t which,
+			   struct dmadiff_iova_range *out, uint64_t max);
 
 #endif /* DMADIFF_PLATFORM_H */
