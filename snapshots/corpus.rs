@@ -49,4 +49,6 @@ fn scenarios_in(folder: &str) -> usize {
 fn corpus_has_the_scenarios_the_issues_ask_for() {
     assert!(scenarios_in("direct") >= 30, "only {} dma-direct scenarios", scenarios_in("direct"));
     assert!(scenarios_in("swiotlb") >= 40, "only {} swiotlb scenarios", scenarios_in("swiotlb"));
+    let iommu = scenarios_in("iova") + scenarios_in("iommu");
+    assert!(iommu >= 40, "only {iommu} iova allocator and dma-iommu scenarios");
 }

@@ -57,7 +57,7 @@
 #define WARN_ON(dev, condition) ({					\
 	bool __ret_warn_on = !!(condition);				\
 	if (unlikely(__ret_warn_on))					\
-		dmadiff_report(dev, DMADIFF_REPORT_WARN_ON, __func__,	\
+		dmadiff_report(dev, DMADIFF_REPORT_WARN_ON_ALWAYS, __func__,	\
 			       #condition);				\
 	unlikely(__ret_warn_on);					\
 })

@@ -312,7 +312,7 @@ static bool iova_insert_rbtree(struct iova_domain *iovad, struct iova *iova,
 		if (pos < iovad->nr_nodes &&
 		    iovad->nodes[pos]->pfn_lo == iova->pfn_lo) {
 			/* this should not happen */
-			dmadiff_report(iovad->dev, DMADIFF_REPORT_WARN_ON,
+			dmadiff_report(iovad->dev, DMADIFF_REPORT_WARN_ON_ALWAYS,
 				       __func__, "1");
 			return false;
 		}
@@ -667,7 +667,7 @@ struct iova *reserve_iova(struct iova_domain *iovad, unsigned long pfn_lo,
 
 	/* Don't allow nonsensical pfns */
 	if ((pfn_hi | pfn_lo) > (ULLONG_MAX >> iova_shift(iovad))) {
-		dmadiff_report(iovad->dev, DMADIFF_REPORT_WARN_ON, __func__,
+		dmadiff_report(iovad->dev, DMADIFF_REPORT_WARN_ON_ALWAYS, __func__,
 			       "(pfn_hi | pfn_lo) > (ULLONG_MAX >> iova_shift(iovad))");
 		return NULL;
 	}
@@ -728,7 +728,7 @@ static void iova_magazine_free_pfns(struct iova_magazine *mag,
 		struct iova *iova = private_find_iova(iovad, mag->pfns[i], &pos);
 
 		if (!iova) {
-			dmadiff_report(iovad->dev, DMADIFF_REPORT_WARN_ON,
+			dmadiff_report(iovad->dev, DMADIFF_REPORT_WARN_ON_ALWAYS,
 				       __func__, "!iova");
 			continue;
 		}

@@ -25,6 +25,8 @@ pub enum ReportKind {
     Bug,
     /// `dev_warn()` / `dev_warn_ratelimited()`: a message, no backtrace.
     DevWarning,
+    /// `WARN_ON(cond)`, reported every time: the text is the condition.
+    WarnOnAlways,
 }
 
 impl ReportKind {
@@ -34,6 +36,7 @@ impl ReportKind {
             ffi::DMADIFF_REPORT_DEV_WARN => ReportKind::DevWarn,
             ffi::DMADIFF_REPORT_DEV_ERR => ReportKind::DevErr,
             ffi::DMADIFF_REPORT_DEV_WARNING => ReportKind::DevWarning,
+            ffi::DMADIFF_REPORT_WARN_ON_ALWAYS => ReportKind::WarnOnAlways,
             _ => ReportKind::Bug,
         }
     }

@@ -571,7 +571,7 @@ fn freeing_a_cached_pfn_that_is_not_in_the_tree_warns_at_flush() {
     r.free_fast(0x1234, 1);
     // iova_magazine_free_pfns(): WARN_ON(!iova) for it, and carries on
     assert_eq!(r.val(Call::FreeCpuCachedIovas { cpu: 0 }), 0);
-    assert_eq!(r.rec.events, vec!["WarnOn iova_magazine_free_pfns: !iova".to_string()]);
+    assert_eq!(r.rec.events, vec!["WarnOnAlways iova_magazine_free_pfns: !iova".to_string()]);
 }
 
 // ---- reserve_iova ----
@@ -612,7 +612,7 @@ fn reserve_iova_leaves_the_cached_nodes_alone() {
 fn reserve_iova_warns_on_nonsensical_pfns() {
     let mut r = Run::new(1, G4K, 1);
     // ULLONG_MAX >> 12 = 0xF_FFFF_FFFF_FFFF
-    let warn = "WarnOn reserve_iova: (pfn_hi | pfn_lo) > (ULLONG_MAX >> iova_shift(iovad))".to_string();
+    let warn = "WarnOnAlways reserve_iova: (pfn_hi | pfn_lo) > (ULLONG_MAX >> iova_shift(iovad))".to_string();
     assert_eq!(r.reserve(0x10_0000_0000_0000, 0x10_0000_0000_0000), None);
     assert_eq!(r.rec.events, vec![warn.clone()]);
     // WARN_ON, not WARN_ON_ONCE: every time
@@ -632,7 +632,7 @@ fn reserve_iova_of_an_empty_range_at_a_node_start_warns_in_the_insert() {
     // iova_insert_rbtree() WARN_ON(1) and leaves it out of the tree; reserve_iova still
     // returns it
     assert_eq!(r.reserve(0x100, 0xFF), Some((0x100, 0xFF)));
-    assert_eq!(r.rec.events, vec!["WarnOn iova_insert_rbtree: 1".to_string()]);
+    assert_eq!(r.rec.events, vec!["WarnOnAlways iova_insert_rbtree: 1".to_string()]);
     assert_eq!(r.nodes(), vec![(0x100, 0x1FF)]);
     // an empty range elsewhere is a node of its own, which no pfn finds
     assert_eq!(r.reserve(0x300, 0x2FF), Some((0x300, 0x2FF)));

@@ -32,6 +32,9 @@ pub struct Mapping {
     /// The device's DMA parameters changed while it was live: its unmap and syncs no longer
     /// find the slots it was placed in (misuse, outside the contract).
     pub tainted: bool,
+    /// Where the device sees the buffer (the bounce slot when bounced), as the bus or the
+    /// IOMMU translated `dma` right after the map.
+    pub target: Option<PhysAddr>,
 }
 
 impl Mapping {
@@ -59,6 +62,7 @@ impl Mapping {
             mapped: !dma.is_error(),
             live: true,
             tainted: false,
+            target: None,
         }
     }
 
@@ -261,10 +265,11 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                     MapKind::Resource => ApiCall::MapResource { phys: *phys, size: *size, dir: *dir, attrs: *attrs },
                 };
                 let res = call(&mut be, &mut plat, c);
-                let m = Mapping::made(*kind, false, phys.wrapping_add(*offset), *size, *dir, *attrs, res);
+                let mut m = Mapping::made(*kind, false, phys.wrapping_add(*offset), *size, *dir, *attrs, res);
                 if m.mapped {
                     // Where the device will go: a bounce slot when the bus lands in the pool.
-                    if let Some(target) = plat.device_target(m.dma, m.size) {
+                    m.target = plat.device_target(m.dma, m.size);
+                    if let Some(target) = m.target {
                         invariants.extend(swiotlb::check_bounced(&*be, m.phys.0, target.0, m.dma.0, m.size, min_align));
                     }
                 }

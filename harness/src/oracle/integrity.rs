@@ -86,6 +86,9 @@ pub struct Integrity {
     zeroed: Vec<(u64, u64)>,
     /// The swiotlb pool: device accesses that land in it went through a bounce buffer.
     bounce_pool: Option<(u64, u64)>,
+    /// Bounced mappings the device was handed: (slot start, length, original buffer). A
+    /// stray device store into a slot reaches its original at the next copy-back.
+    bounced: Vec<(u64, u64, u64)>,
     /// Ranges a giant or wrapping operation touched; nothing in them is judged again.
     unverifiable: Vec<(u64, u64)>,
     /// Cache lines the CPU may hold dirty (stored to since the last clean or invalidate).
@@ -122,6 +125,7 @@ impl Integrity {
             bytes: AddrMap::default(),
             zeroed: zeroed.to_vec(),
             bounce_pool,
+            bounced: Vec::new(),
             unverifiable: Vec::new(),
             dirty: AddrSet::default(),
         }
@@ -280,6 +284,9 @@ impl Integrity {
                 if m.mapped && m.in_ownership_contract() {
                     self.hand_to_device(m.phys.0, m.size, m.dir, !m.attrs.contains(DmaAttrs::SKIP_CPU_SYNC));
                 }
+                if let Some(t) = m.target.filter(|t| self.bounce_pool.is_some_and(|(a, b)| t.0 >= a && t.0 < b)) {
+                    self.bounced.push((t.0, m.size, m.phys.0));
+                }
                 Vec::new()
             }
             Access::Unmap { target, kind, size, dir, attrs, events } => {
@@ -287,6 +294,10 @@ impl Integrity {
                 // Allocator-level buffers have no ownership contract: only their effects count.
                 if let Some((m, off)) = target.filter(|(m, _)| m.mapped && m.live && m.in_ownership_contract()) {
                     let matching = m.is_undone_by(kind, off, size, dir, attrs);
+                    if matching {
+                        // Its slot is released: later stores there reach no original.
+                        self.bounced.retain(|&(_, len, orig)| (orig, len) != (m.phys.0, m.size));
+                    }
                     if matching && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
                         self.hand_to_cpu(m.phys.0, m.size, dir);
                         transferred = true;
@@ -398,6 +409,20 @@ impl Integrity {
                     None => {
                         for &(p, n) in landed {
                             self.undefine(p.0, n);
+                            // Through a stale or foreign address into a live bounce slot: the
+                            // copy-back carries the store to that slot's original buffer.
+                            let hit: Vec<(u64, u64)> = self
+                                .bounced
+                                .iter()
+                                .filter_map(|&(slot, len, orig)| {
+                                    let lo = p.0.max(slot);
+                                    let hi = p.0.saturating_add(n).min(slot.saturating_add(len));
+                                    (lo < hi).then(|| (orig.wrapping_add(lo - slot), hi - lo))
+                                })
+                                .collect();
+                            for (a, l) in hit {
+                                self.undefine(a, l);
+                            }
                         }
                     }
                 }
@@ -433,6 +458,7 @@ mod tests {
             mapped: true,
             live: true,
             tainted: false,
+            target: Some(PhysAddr(phys)),
         }
     }
 

@@ -162,7 +162,7 @@ impl Device {
 
     /// models WARN_ON(cond) (not once) for a condition known to be true; returns true.
     pub fn warn_on(&mut self, plat: &mut Platform, func: &str, cond: &str) -> bool {
-        plat.report(ReportKind::WarnOn, func, cond);
+        plat.report(ReportKind::WarnOnAlways, func, cond);
         true
     }
 

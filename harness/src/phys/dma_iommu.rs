@@ -197,7 +197,7 @@ fn bits_per(n: u64) -> u32 {
 /// Prints the WARN_ON(!iova) of iova_magazine_free_pfns() the last allocator call hit.
 pub fn report_iova_warnings(iovad: &mut IovaDomain, plat: &mut Platform) {
     for _ in 0..iovad.take_warnings() {
-        plat.report(ReportKind::WarnOn, "iova_magazine_free_pfns", "!iova");
+        plat.report(ReportKind::WarnOnAlways, "iova_magazine_free_pfns", "!iova");
     }
 }
 
@@ -1184,7 +1184,7 @@ mod tests {
     fn unmapping_an_unmapped_iova_warns() {
         let (mut d, mut p) = boot(|_, _| {});
         unmap(&mut d, &mut p, 0x1234_5000, 0x1000);
-        assert_eq!(effects(&mut p), vec![report(ReportKind::WarnOn, "iommu_dma_unmap_phys", "!phys")]);
+        assert_eq!(effects(&mut p), vec![report(ReportKind::WarnOnAlways, "iommu_dma_unmap_phys", "!phys")]);
         // MMIO skips the translation and trips the size check instead.
         mapping::dma_unmap_resource(&mut d, &mut p, DmaAddr(0x1234_5000), 0x1000, DmaDir::TO_DEVICE, DmaAttrs(0))
             .unwrap();
@@ -1192,7 +1192,7 @@ mod tests {
             effects(&mut p),
             vec![
                 Event::IommuUnmap { iova: 0x1234_5000, size: 0x1000, unmapped: 0 },
-                report(ReportKind::WarnOn, "__iommu_dma_unmap", "unmapped != size"),
+                report(ReportKind::WarnOnAlways, "__iommu_dma_unmap", "unmapped != size"),
                 Event::IommuIotlbSync { start: u64::MAX, end: 0 },
             ]
         );

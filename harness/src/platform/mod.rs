@@ -50,8 +50,9 @@ impl Platform {
             mem: Memory::new(&cfg.ram, &cfg.mmio),
             cache: Cache::default(),
             iommu: cfg.iommu.as_ref().filter(|i| i.domain != IommuDomainType::Identity).map(|i| {
-                let last = if i.force_aperture { i.aperture_end } else { u64::MAX };
-                Iommu::new(i.granule(), last)
+                // The io-pgtable's input size is the aperture whether or not the domain forces
+                // it on dma-iommu: maps above it fail with -ERANGE (arm_lpae_map_pages()).
+                Iommu::new(i.granule(), i.aperture_end)
             }),
             events: Vec::new(),
         }

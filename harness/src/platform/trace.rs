@@ -107,6 +107,7 @@ impl Event {
             }
             Event::Report { kind, func, text } => match kind {
                 ReportKind::WarnOn => format!("WARNING: {func}: WARN_ON_ONCE({text})"),
+                ReportKind::WarnOnAlways => format!("WARNING: {func}: WARN_ON({text})"),
                 ReportKind::DevWarn => format!("WARNING: {func}: {text}"),
                 ReportKind::DevErr => text.clone(),
                 ReportKind::Bug => format!("kernel BUG in {func}: BUG_ON({text})"),

@@ -739,8 +739,11 @@ impl<'a> Builder<'a> {
             "reserve_iova" => {
                 arity(2, 2, "(pfn_lo, pfn_hi)")?;
                 let (pfn_lo, pfn_hi) = (self.num(&args[0], "a pfn")?, self.num(&args[1], "a pfn")?);
-                if pfn_hi.wrapping_add(1) < pfn_lo {
-                    return err(args[1].as_span(), "pfn_hi below pfn_lo - 1: lookups around such a node depend on the rb-tree's shape (not modelled)");
+                if pfn_hi < pfn_lo {
+                    return err(
+                        args[1].as_span(),
+                        "pfn_hi below pfn_lo: where such a node sits depends on the rb-tree's shape (not modelled)",
+                    );
                 }
                 Op::ReserveIova { pfn_lo, pfn_hi }
             }

@@ -25,6 +25,7 @@ enum dmadiff_report_kind {
 	DMADIFF_REPORT_DEV_ERR = 2,	/* dev_err / dev_err_once */
 	DMADIFF_REPORT_BUG = 3,		/* BUG_ON(cond): the call does not return */
 	DMADIFF_REPORT_DEV_WARNING = 4,	/* dev_warn / dev_warn_ratelimited: a message, no backtrace */
+	DMADIFF_REPORT_WARN_ON_ALWAYS = 5,	/* WARN_ON(cond), not once: text is the condition */
 };
 
 struct dmadiff_platform_ops {
