@@ -987,3 +987,25 @@ struct iova_domain *dmadiff_iommu_dma_iovad(struct device *dev)
 		return NULL;
 	return &cookie->iovad;
 }
+
+/* The pfns waiting in the flush queues (single, or every CPU's), for the harness's views. */
+size_t dmadiff_iommu_dma_fq_pfns(struct device *dev, unsigned long *out, size_t max)
+{
+	struct iommu_domain *domain = dev->iommu_domain;
+	struct iommu_dma_cookie *cookie = domain ? domain->iova_cookie : NULL;
+	size_t n = 0;
+	unsigned int idx;
+
+	if (!cookie || !cookie->fq_domain)
+		return 0;
+	for (unsigned int q = 0; q < (cookie->single_fq ? 1 : cookie->nr_fq_cpus); q++) {
+		struct iova_fq *fq = cookie->single_fq ? cookie->single_fq : cookie->percpu_fq[q];
+
+		fq_ring_for_each(idx, fq) {
+			if (n < max)
+				out[n] = fq->entries[idx].iova_pfn;
+			n++;
+		}
+	}
+	return n;
+}

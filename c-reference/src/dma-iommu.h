@@ -33,6 +33,8 @@ size_t iommu_dma_max_mapping_size(struct device *dev);
 void dmadiff_iommu_dma_fq_timeout(struct device *dev);
 /* the iova depot work of the DMA domain's allocator: the scenario's time event */
 void dmadiff_iommu_dma_depot_tick(struct device *dev);
+/* the pfns queued in the flush queues; returns how many (copies up to max) */
+size_t dmadiff_iommu_dma_fq_pfns(struct device *dev, unsigned long *out, size_t max);
 /* the DMA domain's iova_domain, for the harness's views; NULL without one */
 struct iova_domain *dmadiff_iommu_dma_iovad(struct device *dev);
 

@@ -823,6 +823,37 @@ int64_t dmadiff_iova_nodes(const struct dmadiff_ctx *ctx, int32_t which,
 	return (int64_t)n;
 }
 
+int64_t dmadiff_iova_parked(const struct dmadiff_ctx *ctx, int32_t which, uint64_t *out, uint64_t max)
+{
+	struct device *dev = (struct device *)&ctx->dev;
+	const struct iova_domain *iovad;
+	unsigned long *buf;
+	size_t cached, queued = 0;
+
+	if (which == DMADIFF_IOVA_STANDALONE)
+		iovad = ctx->iovad_live ? &ctx->iovad : NULL;
+	else
+		iovad = dev->dma_iommu ? dmadiff_iommu_dma_iovad(dev) : NULL;
+	if (!iovad)
+		return -1;
+	cached = iova_dump_cached_pfns(iovad, NULL, 0);
+	if (which == DMADIFF_IOVA_DMA_DOMAIN)
+		queued = dmadiff_iommu_dma_fq_pfns(dev, NULL, 0);
+	if (max && cached + queued) {
+		/* out's element type is the ABI's, not unsigned long */
+		buf = calloc(cached + queued, sizeof(*buf));
+		if (!buf)
+			abort();
+		iova_dump_cached_pfns(iovad, buf, cached);
+		if (queued)
+			dmadiff_iommu_dma_fq_pfns(dev, buf + cached, queued);
+		for (size_t i = 0; i < cached + queued && i < max; i++)
+			out[i] = buf[i];
+		free(buf);
+	}
+	return (int64_t)(cached + queued);
+}
+
 uint64_t dmadiff_swiotlb_touched_segments(const struct dmadiff_ctx *ctx,
 					  uint64_t *out, uint64_t max)
 {

@@ -1055,3 +1055,30 @@ size_t iova_dump_nodes(const struct iova_domain *iovad, struct iova *out,
 	}
 	return n;
 }
+
+/* The range caches' pfns, for the harness's views (no kernel counterpart). */
+size_t iova_dump_cached_pfns(const struct iova_domain *iovad, unsigned long *out, size_t max)
+{
+	size_t n = 0;
+
+	if (!iovad->rcaches)
+		return 0;
+	for (unsigned int order = 0; order < IOVA_RANGE_CACHE_MAX_SIZE; order++) {
+		const struct iova_rcache *rcache = &iovad->rcaches[order];
+		const struct iova_magazine *mags[2];
+
+		for (unsigned int cpu = 0; cpu < iovad->nr_cpus; cpu++) {
+			mags[0] = rcache->cpu_rcaches[cpu].loaded;
+			mags[1] = rcache->cpu_rcaches[cpu].prev;
+			for (int m = 0; m < 2; m++)
+				for (unsigned long i = 0; mags[m] && i < mags[m]->size; i++, n++)
+					if (n < max)
+						out[n] = mags[m]->pfns[i];
+		}
+		for (const struct iova_magazine *mag = rcache->depot; mag; mag = mag->next)
+			for (unsigned long i = 0; i < mag->size; i++, n++)
+				if (n < max)
+					out[n] = mag->pfns[i];
+	}
+	return n;
+}

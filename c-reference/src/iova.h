@@ -136,6 +136,10 @@ unsigned long iova_rcache_range(void);
 /* The depot trim work of every rcache whose work is pending: one IOVA_DEPOT_DELAY tick. */
 void iova_depot_work_tick(struct iova_domain *iovad);
 
+/* The pfns held in the range caches (every CPU's loaded and prev, the depots); copies up to
+ * max and returns how many there are. */
+size_t iova_dump_cached_pfns(const struct iova_domain *iovad, unsigned long *out, size_t max);
+
 /* Copies up to max nodes (anchor excluded) in ascending order; returns how many exist. */
 size_t iova_dump_nodes(const struct iova_domain *iovad, struct iova *out, size_t max);
 

@@ -674,6 +674,24 @@ impl LegacyModel {
         unsafe { ffi::dmadiff_iova_nodes(self.ctx, w, v.as_mut_ptr(), n as u64) };
         Some(v.into_iter().map(|r| (r.pfn_lo, r.pfn_hi)).collect())
     }
+
+    /// The pfns a domain holds for reuse (range caches, and the DMA domain's flush queues),
+    /// in no particular order; None when that domain does not exist.
+    pub fn iova_parked(&self, which: IovaDomainId) -> Option<Vec<u64>> {
+        let w = match which {
+            IovaDomainId::Standalone => ffi::DMADIFF_IOVA_STANDALONE,
+            IovaDomainId::DmaDomain => ffi::DMADIFF_IOVA_DMA_DOMAIN,
+        } as i32;
+        // SAFETY: ctx is live; a zero-length query writes nothing.
+        let n = unsafe { ffi::dmadiff_iova_parked(self.ctx, w, std::ptr::null_mut(), 0) };
+        if n < 0 {
+            return None;
+        }
+        let mut v = vec![0u64; n as usize];
+        // SAFETY: v has room for n entries.
+        unsafe { ffi::dmadiff_iova_parked(self.ctx, w, v.as_mut_ptr(), n as u64) };
+        Some(v)
+    }
 }
 
 impl Drop for LegacyModel {

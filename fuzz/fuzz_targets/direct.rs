@@ -1,4 +1,5 @@
-//! dma-direct single mappings: random scenarios on both sides, every oracle; a finding
+//! Everything mixed (dma-direct, swiotlb, the IOMMU, the iova allocator): random scenarios on
+//! both sides, every oracle; a finding
 //! panics with a reproducer scenario.
 #![no_main]
 

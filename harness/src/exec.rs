@@ -238,6 +238,8 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
     let mut ex = Exec { maps: HashMap::new(), pfns: HashMap::new() };
     let iommu_dev = iommu::IommuView::new(&sc.config).with_pool(pool.map(|p| (p.start, p.end)));
     let uses_iommu = be.iova_nodes(backend::IovaTree::DmaDomain).is_some();
+    // What boot reserved (windows, resv regions): never freed, never reused.
+    let boot_nodes = be.iova_nodes(backend::IovaTree::DmaDomain).unwrap_or_default();
     let mut dead = false;
     // Unmaps so far were all exact inverses of their maps (the no-leak invariant needs it).
     let mut clean_unmaps = true;
@@ -439,6 +441,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
         let last = index + 1 == sc.ops.len();
         if last && !dead && clean_unmaps && ex.maps.values().all(|m| !m.mapped || !m.live) {
             invariants.extend(swiotlb::check_no_leak(&*be));
+            invariants.extend(iommu::check_iova_reusable(&*be, &boot_nodes));
         }
         records.push(OpRecord { call: made, outcome, events: plat.take_events(), integrity: findings, invariants });
     }

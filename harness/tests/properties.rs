@@ -12,6 +12,24 @@ fn random_scenarios_agree_or_hit_the_allowlist() {
     });
 }
 
+/// The same property on the iova allocator driven directly (the `iova` fuzz target's input).
+#[test]
+fn random_iova_allocator_runs_agree() {
+    use dmadiff::scenario::generate::{Focused, FOCUS_IOVA};
+    bolero::check!().with_arbitrary::<Focused<FOCUS_IOVA>>().with_iterations(500).for_each(|sc| {
+        check_scenario(&sc.0);
+    });
+}
+
+/// The same property behind a DMA domain (the `iommu` fuzz target's input).
+#[test]
+fn random_dma_iommu_scenarios_agree_or_hit_the_allowlist() {
+    use dmadiff::scenario::generate::{Focused, FOCUS_IOMMU};
+    bolero::check!().with_arbitrary::<Focused<FOCUS_IOMMU>>().with_iterations(500).for_each(|sc| {
+        check_scenario(&sc.0);
+    });
+}
+
 /// The same property over a fixed sweep of seeds, so every run checks the same 3000 inputs
 /// on top of bolero's fresh ones.
 #[test]

@@ -97,6 +97,13 @@ fn device_config(cfg: &Config) -> DeviceConfig {
     }
 }
 
+fn domain_id(which: IovaTree) -> IovaDomainId {
+    match which {
+        IovaTree::Standalone => IovaDomainId::Standalone,
+        IovaTree::DmaDomain => IovaDomainId::DmaDomain,
+    }
+}
+
 impl LegacyBackend {
     pub fn new(cfg: &Config, plat: &mut Platform) -> Self {
         LegacyBackend { model: LegacyModel::new(&device_config(cfg), plat) }
@@ -208,9 +215,10 @@ impl Backend for LegacyBackend {
     }
 
     fn iova_nodes(&self, which: IovaTree) -> Option<Vec<(u64, u64)>> {
-        self.model.iova_nodes(match which {
-            IovaTree::Standalone => IovaDomainId::Standalone,
-            IovaTree::DmaDomain => IovaDomainId::DmaDomain,
-        })
+        self.model.iova_nodes(domain_id(which))
+    }
+
+    fn iova_parked(&self, which: IovaTree) -> Option<Vec<u64>> {
+        self.model.iova_parked(domain_id(which))
     }
 }

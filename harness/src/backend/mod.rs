@@ -205,6 +205,9 @@ pub trait Backend {
     fn swiotlb_touched_segments(&self) -> Vec<u64>;
     /// The nodes of an iova tree (anchor excluded), ascending; None if it does not exist.
     fn iova_nodes(&self, which: IovaTree) -> Option<Vec<(u64, u64)>>;
+    /// The pfns a tree's domain holds for reuse: its range caches and (the DMA domain) its
+    /// flush queues, in no particular order.
+    fn iova_parked(&self, which: IovaTree) -> Option<Vec<u64>>;
 }
 
 /// Which iova tree a view reads.

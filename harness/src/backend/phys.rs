@@ -185,6 +185,18 @@ impl Backend for PhysBackend {
         iovad.map(|i| i.nodes().into_iter().map(|n| (n.pfn_lo, n.pfn_hi)).collect())
     }
 
+    fn iova_parked(&self, which: IovaTree) -> Option<Vec<u64>> {
+        match which {
+            IovaTree::Standalone => self.iovad.as_ref().map(|i| i.cached_pfns()),
+            IovaTree::DmaDomain if self.dev.dma_iommu => dma_iommu::iovad(&self.dev).map(|i| {
+                let mut v = i.cached_pfns();
+                v.extend(dma_iommu::fq_pfns(&self.dev));
+                v
+            }),
+            IovaTree::DmaDomain => None,
+        }
+    }
+
     fn swiotlb_touched_segments(&self) -> Vec<u64> {
         self.dev.swiotlb.as_ref().map(|m| m.defpool.touched_segments().collect()).unwrap_or_default()
     }

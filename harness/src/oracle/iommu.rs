@@ -128,6 +128,27 @@ impl IommuView {
     }
 }
 
+/// Once every mapping is unmapped, each node of the DMA domain's tree that boot did not
+/// reserve must be parked for reuse (in a range cache or a flush queue): otherwise its range
+/// can never be allocated again.
+pub fn check_iova_reusable(be: &dyn Backend, boot_nodes: &[(u64, u64)]) -> Vec<String> {
+    let (Some(nodes), Some(parked)) = (be.iova_nodes(IovaTree::DmaDomain), be.iova_parked(IovaTree::DmaDomain)) else {
+        return Vec::new();
+    };
+    let parked: std::collections::HashSet<u64> = parked.into_iter().collect();
+    nodes
+        .iter()
+        .filter(|n| !boot_nodes.contains(n) && !parked.contains(&n.0))
+        .take(4)
+        .map(|&(lo, hi)| {
+            format!(
+                "every mapping was unmapped, but iova [{lo:#x}-{hi:#x}] is still allocated and in no range cache or \
+                 flush queue: it can never be allocated again"
+            )
+        })
+        .collect()
+}
+
 /// Live IOVA ranges never overlap, and each node is a proper range.
 pub fn check_iova_trees(be: &dyn Backend) -> Vec<String> {
     let mut out = Vec::new();

@@ -740,6 +740,15 @@ pub fn depot_tick(dev: &mut Device, plat: &mut Platform) {
     }
 }
 
+/// The pfns waiting in the flush queues.
+pub fn fq_pfns(dev: &Device) -> Vec<u64> {
+    dev.iommu_domain
+        .as_ref()
+        .and_then(|d| d.cookie.as_ref())
+        .map(|c| c.fq.iter().flat_map(|q| q.entries.iter().map(|e| e.iova_pfn)).collect())
+        .unwrap_or_default()
+}
+
 /// The DMA domain's iova_domain, once set up.
 pub fn iovad(dev: &Device) -> Option<&IovaDomain> {
     dev.iommu_domain.as_ref().and_then(|d| d.cookie.as_ref()).map(|c| &c.iovad)

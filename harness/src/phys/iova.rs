@@ -297,6 +297,22 @@ impl IovaDomain {
         std::mem::take(&mut self.pending_warns)
     }
 
+    /// Every pfn the range caches hold (each CPU's loaded and prev, then the depot, per
+    /// order): what the invariant checks read.
+    pub fn cached_pfns(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        for r in &self.rcaches {
+            for c in &r.cpu_rcaches {
+                out.extend_from_slice(&c.loaded.pfns);
+                out.extend_from_slice(&c.prev.pfns);
+            }
+            for m in &r.depot {
+                out.extend_from_slice(&m.pfns);
+            }
+        }
+        out
+    }
+
     /// The pfns of `cpu`'s `loaded` magazine of `order`, in index order.
     pub fn rcache_loaded(&self, order: u32, cpu: u32) -> &[u64] {
         &self.rcaches[order as usize].cpu_rcaches[cpu as usize].loaded.pfns

@@ -9,6 +9,17 @@ use arbitrary::{Arbitrary, Result, Unstructured};
 use super::*;
 use crate::types::PAGE_SIZE;
 
+/// Which area a generator concentrates on (one fuzz target each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    /// Everything: dma-direct, swiotlb, the IOMMU and the iova allocator, mixed.
+    Mixed,
+    /// The iova allocator driven directly: nothing but iova calls.
+    Iova,
+    /// Single mappings through dma-iommu: always a paging IOMMU domain in front.
+    Iommu,
+}
+
 /// Knobs of the generator.
 #[derive(Clone, Copy, Debug)]
 pub struct GenConfig {
@@ -16,11 +27,38 @@ pub struct GenConfig {
     pub max_ops: usize,
     /// Percentage of choices that deliberately misuse the API.
     pub misuse_percent: u8,
+    pub focus: Focus,
 }
 
 impl Default for GenConfig {
     fn default() -> Self {
-        GenConfig { max_ops: 16, misuse_percent: 10 }
+        GenConfig { max_ops: 16, misuse_percent: 10, focus: Focus::Mixed }
+    }
+}
+
+/// A scenario from a focused generator, for fuzz targets and property tests of one area.
+#[derive(Clone, Debug)]
+pub struct Focused<const F: u8>(pub Scenario);
+
+/// `Focused<FOCUS_IOVA>`: allocator-level iova scenarios.
+pub const FOCUS_IOVA: u8 = 1;
+/// `Focused<FOCUS_IOMMU>`: dma-iommu scenarios.
+pub const FOCUS_IOMMU: u8 = 2;
+
+impl<'a, const F: u8> Arbitrary<'a> for Focused<F> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let focus = match F {
+            FOCUS_IOVA => Focus::Iova,
+            FOCUS_IOMMU => Focus::Iommu,
+            _ => Focus::Mixed,
+        };
+        // Allocator behaviour (magazines, the depot, the retry pass) needs longer runs.
+        let max_ops = if focus == Focus::Iova { 64 } else { GenConfig::default().max_ops };
+        generate(u, &GenConfig { focus, max_ops, ..GenConfig::default() }).map(Focused)
+    }
+
+    fn size_hint(depth: usize) -> (usize, Option<usize>) {
+        Scenario::size_hint(depth)
     }
 }
 
@@ -178,15 +216,19 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
         }
     }
 
-    if g.pct(35)? {
-        c.iommu = Some(gen_iommu(&mut g, &mut c)?);
+    if cfg.focus == Focus::Iommu || (cfg.focus == Focus::Mixed && g.pct(35)?) {
+        let mut i = gen_iommu(&mut g, &mut c)?;
+        if cfg.focus == Focus::Iommu && i.domain == IommuDomainType::Identity {
+            i.domain = IommuDomainType::DmaFq;
+        }
+        c.iommu = Some(i);
     }
 
     let n = g.u.int_in_range(1..=cfg.max_ops.max(1))?;
     let mut live: Vec<Live> = Vec::new();
     let mut ops = Vec::with_capacity(n);
     // One scenario in eight also drives the iova allocator directly.
-    let mut iova = if g.pct(12)? {
+    let mut iova = if cfg.focus == Focus::Iova || (cfg.focus == Focus::Mixed && g.pct(12)?) {
         let start_pfn = g.pick(&[1u64, 1, 0, 0x100, 0x1f_0000])?;
         let granule = g.pick(&[0x1000u64, 0x1000, 0x200])?;
         ops.push(Op::IovaInit { granule, start_pfn });
@@ -200,7 +242,7 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
             break;
         }
         let choice = g.u.int_in_range(0..=99u8)?;
-        let op = if let Some(st) = iova.as_mut().filter(|_| choice >= 50) {
+        let op = if let Some(st) = iova.as_mut().filter(|_| choice >= 50 || cfg.focus == Focus::Iova) {
             gen_iova(&mut g, st, c.nr_cpus)?
         } else if fq && choice < 4 {
             if g.pct(70)? {

@@ -285,4 +285,11 @@ struct dmadiff_iova_range {
 int64_t dmadiff_iova_nodes(const struct dmadiff_ctx *ctx, int32_t which,
 			   struct dmadiff_iova_range *out, uint64_t max);
 
+/*
+ * The pfns a domain holds for reuse: its range caches and, for the DMA domain, its flush
+ * queues. Up to max into out; returns how many there are, or -1 when the domain does not
+ * exist.
+ */
+int64_t dmadiff_iova_parked(const struct dmadiff_ctx *ctx, int32_t which, uint64_t *out, uint64_t max);
+
 #endif /* DMADIFF_PLATFORM_H */
