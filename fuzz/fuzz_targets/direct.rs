@@ -1,6 +1,5 @@
 //! Everything mixed (dma-direct, swiotlb, the IOMMU, the iova allocator): random scenarios on
-//! both sides, every oracle; a finding
-//! panics with a reproducer scenario.
+//! both sides, every oracle; a finding panics with a reproducer scenario.
 #![no_main]
 
 use dmadiff::scenario::Scenario;
