@@ -2,7 +2,7 @@
 //! trace matches its snapshot beside this file. (The test lives in snapshots/ so that
 //! cargo-insta, which looks for snapshots under each target's folder, finds them.)
 
-use dmadiff::report::{check, render_trace, verdict_line};
+use dmadiff::report::{check_file, render_trace, verdict_line};
 use dmadiff::scenario::{parse_file, parse_str};
 
 #[test]
@@ -15,7 +15,7 @@ fn corpus_traces() {
             let sc = parse_file(path).unwrap_or_else(|e| panic!("{e}"));
             let again = parse_str(&sc.to_string(), "printed").unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(sc, again, "{} does not round-trip", path.display());
-            let rep = check(&sc);
+            let rep = check_file(&sc);
             let v = rep.verdict();
             assert!(!v.is_failure(), "{}", verdict_line(&path.display().to_string(), &sc, &v));
             // A corpus file that ends in a documented kernel change says which, so losing

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::backend::{self, ApiCall, ApiResult, Side};
+use crate::oracle::dma_debug::DmaDebug;
 use crate::oracle::integrity::{Access, Integrity};
 use crate::oracle::{iommu, swiotlb};
 use crate::platform::trace::Event;
@@ -236,6 +237,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
     let pool = be.swiotlb_pool();
     let mut oracle = Integrity::new(plat.zeroed(), pool.map(|p| (p.start, p.end)));
     let mut ex = Exec { maps: HashMap::new(), pfns: HashMap::new() };
+    let mut debug = DmaDebug::new(&sc.config, side.version());
     let iommu_dev = iommu::IommuView::new(&sc.config).with_pool(pool.map(|p| (p.start, p.end)));
     let uses_iommu = be.iova_nodes(backend::IovaTree::DmaDomain).is_some();
     // What boot reserved (windows, resv regions): never freed, never reused.
@@ -253,9 +255,12 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
         let mut findings = Vec::new();
         let mut invariants = Vec::new();
         let mut made = None;
+        let mut got = None;
         let mut call = |be: &mut Box<dyn backend::Backend>, plat: &mut Platform, c: ApiCall| {
             made = Some(c);
-            be.call(plat, &c)
+            let r = be.call(plat, &c);
+            got = Some(r);
+            r
         };
         let outcome = match op {
             Op::Map { handle, kind, phys, offset, size, dir, attrs } => {
@@ -386,6 +391,12 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 api_outcome(call(&mut be, &mut plat, ApiCall::FreeCpuCachedIovas { cpu: *cpu }))
             }
             Op::IovaDepotWork => api_outcome(call(&mut be, &mut plat, ApiCall::IovaDepotWork)),
+            Op::DeviceReleaseDriver => {
+                for r in debug.driver_unbound() {
+                    plat.push(Event::DmaDebug { class: r.class, text: r.text });
+                }
+                Outcome::Void
+            }
             Op::FqFlushTimeout => api_outcome(call(&mut be, &mut plat, ApiCall::FqFlushTimeout)),
             Op::Query(q) => {
                 let c = match *q {
@@ -425,6 +436,12 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 Outcome::Data(data)
             }
         };
+        // The dma-debug hooks of the call, as a CONFIG_DMA_API_DEBUG kernel would run them.
+        if let (Some(c), Some(r)) = (made, got) {
+            for r in debug.observe(&c, &r) {
+                plat.push(Event::DmaDebug { class: r.class, text: r.text });
+            }
+        }
         if outcome == Outcome::Bug {
             dead = true;
         }

@@ -16,6 +16,8 @@ pub struct Report {
     pub diff: DiffVerdict,
     /// The scenario's `expect divergence=` line.
     pub expect: Option<String>,
+    /// The scenario's `expect dma_debug=` classes, enforced for files (see check_file()).
+    pub expect_debug: Option<Vec<String>>,
 }
 
 /// The overall verdict, worst first.
@@ -44,6 +46,12 @@ pub enum Verdict {
         expected: String,
         got: String,
     },
+    /// A scenario file's dma-debug reports are not the classes its `expect dma_debug=` lines
+    /// name (none for correct use).
+    UnexpectedDebugReports {
+        expected: Vec<String>,
+        got: Vec<String>,
+    },
     /// The first difference is a documented kernel change.
     ExpectedDivergence {
         id: String,
@@ -61,6 +69,7 @@ impl Verdict {
                 | Verdict::IntegrityFailure { .. }
                 | Verdict::InvariantFailure { .. }
                 | Verdict::UnmetExpectation { .. }
+                | Verdict::UnexpectedDebugReports { .. }
         )
     }
     pub fn tag(&self) -> &'static str {
@@ -69,6 +78,7 @@ impl Verdict {
             Verdict::IntegrityFailure { .. } => "FAIL",
             Verdict::InvariantFailure { .. } => "FAIL",
             Verdict::UnmetExpectation { .. } => "FAIL",
+            Verdict::UnexpectedDebugReports { .. } => "FAIL",
             Verdict::ExpectedDivergence { .. } => "expected",
             Verdict::Agree => "ok",
         }
@@ -80,7 +90,16 @@ pub fn check(sc: &Scenario) -> Report {
     let legacy = run_side(sc, Side::Legacy);
     let phys = run_side(sc, Side::Phys);
     let diff = judge(sc, &legacy, &phys);
-    Report { legacy, phys, diff, expect: sc.expect.clone() }
+    Report { legacy, phys, diff, expect: sc.expect.clone(), expect_debug: None }
+}
+
+/// Like [`check`], for a scenario file: its dma-debug reports must be exactly the classes its
+/// `expect dma_debug=` lines name, so a correct-use file reports nothing. (Generated scenarios
+/// misuse the API on purpose; the fuzzers do not hold them to this.)
+pub fn check_file(sc: &Scenario) -> Report {
+    let mut r = check(sc);
+    r.expect_debug = Some(sc.expect_debug.clone());
+    r
 }
 
 impl Report {
@@ -117,6 +136,14 @@ impl Report {
             DiffVerdict::Expected { id, op } => Verdict::ExpectedDivergence { id: id.to_string(), op: *op },
             _ => Verdict::Agree,
         };
+        if let Some(want) = &self.expect_debug {
+            let got = self.debug_classes();
+            let mut want = want.clone();
+            want.sort_by_key(|n| crate::oracle::dma_debug::class_by_name(n));
+            if got != want {
+                return Verdict::UnexpectedDebugReports { expected: want, got };
+            }
+        }
         match (&self.expect, &v) {
             (Some(want), Verdict::ExpectedDivergence { id, .. }) if want == id => v,
             (Some(want), _) => Verdict::UnmetExpectation {
@@ -128,6 +155,24 @@ impl Report {
             },
             (None, _) => v,
         }
+    }
+
+    /// The dma-debug classes either side reported, by name, in class order.
+    pub fn debug_classes(&self) -> Vec<String> {
+        let mut classes: Vec<u8> = Side::BOTH
+            .iter()
+            .flat_map(|&s| {
+                let run = self.side(s);
+                run.boot_events.iter().chain(run.records.iter().flat_map(|r| r.events.iter()))
+            })
+            .filter_map(|e| match e {
+                crate::platform::trace::Event::DmaDebug { class, .. } => Some(*class),
+                _ => None,
+            })
+            .collect();
+        classes.sort_unstable();
+        classes.dedup();
+        classes.into_iter().map(|c| crate::oracle::dma_debug::class_name(c).to_string()).collect()
     }
 
     /// The op where comparison stopped, if it did.
@@ -155,6 +200,11 @@ pub fn verdict_text(sc: &Scenario, v: &Verdict) -> String {
         Verdict::UnmetExpectation { expected, got } => {
             format!("the scenario expects divergence {expected}, but the run ended in {got}")
         }
+        Verdict::UnexpectedDebugReports { expected, got } => format!(
+            "the scenario expects dma-debug reports [{}], but the run reported [{}]",
+            expected.join(", "),
+            got.join(", ")
+        ),
     }
 }
 

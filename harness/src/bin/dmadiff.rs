@@ -121,14 +121,14 @@ fn run(paths: &[PathBuf], json: bool) -> ExitCode {
                 continue;
             }
         };
-        let rep = report::check(&sc);
+        let rep = report::check_file(&sc);
         let v = rep.verdict();
         match &v {
             Verdict::Agree => t.agree += 1,
             Verdict::ExpectedDivergence { .. } => t.expected += 1,
             Verdict::Divergence { .. } => t.divergent += 1,
             Verdict::IntegrityFailure { .. } | Verdict::InvariantFailure { .. } => t.integrity += 1,
-            Verdict::UnmetExpectation { .. } => t.unmet += 1,
+            Verdict::UnmetExpectation { .. } | Verdict::UnexpectedDebugReports { .. } => t.unmet += 1,
         }
         if json {
             docs.push(report::to_json(&name, &sc, &rep));
@@ -170,7 +170,7 @@ fn explain(file: &Path, stacked: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rep = report::check(&sc);
+    let rep = report::check_file(&sc);
     if stacked {
         print!("{}", report::render_trace(&sc, &rep));
     } else {

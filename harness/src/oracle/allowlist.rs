@@ -44,7 +44,7 @@ pub fn entry(id: &str) -> Option<Entry> {
 }
 
 /// The equivalences diff.rs applies.
-pub const EQUIVALENCES: &[&str] = &["tracepoint-rename", "report-function"];
+pub const EQUIVALENCES: &[&str] = &["tracepoint-rename", "report-function", "dma-debug-phy-type"];
 
 /// A predicate sees the scenario, the op index where the sides first differ, and both runs.
 type Pred = fn(&Scenario, usize, &SideRun, &SideRun) -> bool;
@@ -58,6 +58,9 @@ pub const DIVERGENCES: &[(&str, Pred)] = &[
     ("dma-mask-warn-once-site", dma_mask_warn_once_site),
     ("mmio-force-bounce", mmio_force_bounce),
     ("iommu-mmio-no-bounce", iommu_mmio_no_bounce),
+    ("dma-debug-page-resource-pairing", dma_debug_page_resource_pairing),
+    ("dma-debug-failed-resource-map-entry", dma_debug_failed_resource_map_entry),
+    ("dma-debug-sync-ref-type", dma_debug_sync_ref_type),
 ];
 
 /// The id of the divergence that explains op `i`'s difference, if any.
@@ -158,6 +161,53 @@ fn map_resource_debug_pfn_valid(sc: &Scenario, i: usize, _l: &SideRun, p: &SideR
     let plat = crate::platform::Platform::new(&sc.config);
     plat.pfn_valid(phys.pfn())
         && p.events.iter().all(|e| matches!(e, Event::Report { kind: ReportKind::WarnOn, text, .. } if text == "pfn_valid(PHYS_PFN(phys_addr))"))
+}
+
+/// v6.16's dma-debug reports a page/resource pairing (class 11); v6.18 has only "phy".
+fn dma_debug_page_resource_pairing(_: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    let (lr, pr) = (&l.records[i], &p.records[i]);
+    let pairing = |e: &Event| {
+        matches!(e, Event::DmaDebug { class: 11, text }
+            if (text.contains("[mapped as single] [unmapped as resource]")
+                || text.contains("[mapped as resource] [unmapped as single]")))
+    };
+    let rest = |r: &OpRecord, v| {
+        let kept = OpRecord { events: r.events.iter().filter(|e| !pairing(e)).cloned().collect(), ..r.clone() };
+        normalised(&kept, v)
+    };
+    lr.outcome == pr.outcome
+        && lr.events.iter().any(pairing)
+        && rest(lr, KernelVersion::V6_16) == rest(pr, KernelVersion::V6_18)
+}
+
+/// The records of op `i` with every dma-debug report left out, normalised.
+fn without_debug(r: &OpRecord, v: KernelVersion) -> Vec<Norm> {
+    let kept = OpRecord {
+        events: r.events.iter().filter(|e| !matches!(e, Event::DmaDebug { .. })).cloned().collect(),
+        ..r.clone()
+    };
+    normalised(&kept, v)
+}
+
+/// v6.16's dma-debug kept an entry for a failed resource map; v6.18 records no error result.
+fn dma_debug_failed_resource_map_entry(_: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    let failed_resource_before =
+        l.records[..i].iter().any(|r| is_mmio_map(r.call) && r.outcome == Outcome::Dma(DMA_MAPPING_ERROR));
+    let (lr, pr) = (&l.records[i], &p.records[i]);
+    failed_resource_before
+        && lr.outcome == pr.outcome
+        && without_debug(lr, KernelVersion::V6_16) == without_debug(pr, KernelVersion::V6_18)
+}
+
+/// v6.18's sync lookups use a "single" reference against "phy" entries: no perfect fit.
+fn dma_debug_sync_ref_type(_: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    let (lr, pr) = (&l.records[i], &p.records[i]);
+    let class16 = |r: &OpRecord| r.events.iter().any(|e| matches!(e, Event::DmaDebug { class: 16, .. }));
+    matches!(pr.call, Some(ApiCall::SyncForCpu { .. } | ApiCall::SyncForDevice { .. }))
+        && class16(pr)
+        && !class16(lr)
+        && lr.outcome == pr.outcome
+        && without_debug(lr, KernelVersion::V6_16) == without_debug(pr, KernelVersion::V6_18)
 }
 
 /// MMIO through dma-iommu where a bounce would be needed: v6.16 maps, v6.18 refuses.

@@ -51,6 +51,11 @@ pub fn normalise(e: &Event, version: KernelVersion) -> Norm {
         }),
         // report-function: kind and text only.
         Event::Report { kind, text, .. } => Norm::Report(*kind, text.clone()),
+        // dma-debug-phy-type: v6.16's "single" and "resource" entries are v6.18's "phy".
+        Event::DmaDebug { class, text } if version == KernelVersion::V6_16 => Norm::Other(Event::DmaDebug {
+            class: *class,
+            text: text.replace("as single]", "as phy]").replace("as resource]", "as phy]"),
+        }),
         other => Norm::Other(other.clone()),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod allowlist;
 pub mod diff;
+pub mod dma_debug;
 pub mod integrity;
 pub mod iommu;
 pub mod swiotlb;

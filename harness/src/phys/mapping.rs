@@ -326,6 +326,7 @@ mod tests {
                 Event::IommuFlushAll => "flush_all".into(),
                 Event::IommuFault { .. } => "iommu_fault".into(),
                 Event::IommuSplit { .. } => "iommu_split".into(),
+                Event::DmaDebug { class, .. } => format!("dma_debug:{class}"),
             })
             .collect()
     }

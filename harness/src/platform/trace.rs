@@ -69,6 +69,9 @@ pub enum Event {
     IommuFault { what: String },
     /// An unmap that split an earlier map: the mock IOMMU's exact-cover check.
     IommuSplit { iova: u64, size: u64 },
+    /// What CONFIG_DMA_API_DEBUG prints (kernel/dma/debug.c), from the shadow checker:
+    /// `class` is the error class of spec dma-debug.md §2, `text` the dmesg line.
+    DmaDebug { class: u8, text: String },
 }
 
 impl Event {
@@ -132,6 +135,7 @@ impl Event {
             Event::IommuIotlbSync { start, end } if start > end => "iommu_iotlb_sync: empty gather".to_string(),
             Event::IommuIotlbSync { start, end } => format!("iommu_iotlb_sync: iova={start:#018x} - {end:#018x}"),
             Event::IommuFlushAll => "iommu_flush_iotlb_all".to_string(),
+            Event::DmaDebug { text, .. } => text.clone(),
             Event::IommuFault { what } => format!("IOMMU FAULT: {device}: {what}"),
             Event::IommuSplit { iova, size } => {
                 format!("MOCK IOMMU: unmap of iova={iova:#x} size={size:#x} splits an earlier map (not an exact cover)")

@@ -31,9 +31,24 @@ pub struct GenConfig {
 }
 
 impl Default for GenConfig {
+    /// 16 operations; the misuse rate is DMADIFF_MISUSE_PERCENT (0 to 100) or 10.
     fn default() -> Self {
-        GenConfig { max_ops: 16, misuse_percent: 10, focus: Focus::Mixed }
+        GenConfig { max_ops: 16, misuse_percent: misuse_percent_from_env(), focus: Focus::Mixed }
     }
+}
+
+/// The misuse knob of the fuzz targets and property tests: DMADIFF_MISUSE_PERCENT, read once.
+fn misuse_percent_from_env() -> u8 {
+    static KNOB: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *KNOB.get_or_init(|| match std::env::var("DMADIFF_MISUSE_PERCENT") {
+        Ok(v) => v
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 100)
+            .unwrap_or_else(|| panic!("DMADIFF_MISUSE_PERCENT={v}: expected a percentage from 0 to 100")),
+        Err(_) => 10,
+    })
 }
 
 /// A scenario from a focused generator, for fuzz targets and property tests of one area.
@@ -272,7 +287,7 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
         };
         ops.push(op);
     }
-    Ok(Scenario { config: c, ops, expect: None })
+    Ok(Scenario { config: c, ops, expect: None, expect_debug: Vec::new() })
 }
 
 /// An IOMMU in front of the device: mostly strict or lazy DMA domains on 4K granules.

@@ -20,6 +20,9 @@ pub struct Scenario {
     pub ops: Vec<Op>,
     /// `expect divergence=ID`: the allow-list entry this scenario must end in.
     pub expect: Option<String>,
+    /// `expect dma_debug=CLASS` lines: the dma-debug classes a run of this file reports (on
+    /// either side); a corpus file reports exactly these, so correct use reports nothing.
+    pub expect_debug: Vec<String>,
 }
 
 /// The CPU architecture whose DMA rules the platform follows.
@@ -396,6 +399,8 @@ pub enum Op {
     IovaDepotWork,
     /// The flush-queue timer fires: fq_flush_timeout() of the DMA domain, if armed.
     FqFlushTimeout,
+    /// The driver unbinds (BUS_NOTIFY_UNBOUND_DRIVER): dma-debug checks for live mappings.
+    DeviceReleaseDriver,
 }
 
 /// Predicates and limits a driver can ask for.
@@ -460,6 +465,7 @@ impl Op {
             Op::FreeCpuCachedIovas(_) => "free_cpu_cached_iovas",
             Op::IovaDepotWork => "iova_depot_work",
             Op::FqFlushTimeout => "fq_flush_timeout",
+            Op::DeviceReleaseDriver => "device_release_driver",
         }
     }
 }

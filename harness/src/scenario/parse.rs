@@ -101,6 +101,7 @@ pub fn parse_file(path: &Path) -> Result<Scenario, ParseError> {
 struct Builder<'a> {
     config: Config,
     expect: Option<String>,
+    expect_debug: Vec<String>,
     seen: HashMap<&'static str, Span<'a>>,
     handles: HashMap<String, Span<'a>>,
     /// Handles naming pfns (alloc_iova, alloc_iova_fast), not DMA mappings.
@@ -114,6 +115,7 @@ fn build(file: Pair<'_, Rule>) -> Res<Scenario> {
     let mut b = Builder {
         config: Config::default(),
         expect: None,
+        expect_debug: Vec::new(),
         seen: HashMap::new(),
         handles: HashMap::new(),
         pfn_handles: Default::default(),
@@ -141,7 +143,9 @@ fn build(file: Pair<'_, Rule>) -> Res<Scenario> {
             "x86_64 devices are always DMA-coherent: coherent=no needs platform arch=arm64",
         );
     }
-    Ok(Scenario { config: b.config, ops: b.ops, expect: b.expect })
+    let mut expect_debug = b.expect_debug;
+    expect_debug.sort_by_key(|n| crate::oracle::dma_debug::class_by_name(n));
+    Ok(Scenario { config: b.config, ops: b.ops, expect: b.expect, expect_debug })
 }
 
 /// A decimal or 0x-prefixed number (a `number` token or a config `value`).
@@ -219,7 +223,7 @@ impl<'a> Builder<'a> {
             "iommu_resv" => &["start", "length", "type"],
             "pci_window" => &["start", "end", "offset"],
             "ram" | "mmio" => &["start", "size"],
-            "expect" => &["divergence"],
+            "expect" => &["divergence", "dma_debug"],
             _ => &["cpu_start", "dma_start", "size"],
         };
         for (k, _) in &settings {
@@ -240,8 +244,7 @@ impl<'a> Builder<'a> {
         if matches!(kw, "iommu_resv" | "pci_window") && self.config.iommu.is_none() {
             return err(span, format!("`{kw}` describes the IOMMU: it needs an `iommu` line before it"));
         }
-        if matches!(kw, "platform" | "device" | "expect" | "swiotlb" | "iommu") && self.seen.insert(kw, span).is_some()
-        {
+        if matches!(kw, "platform" | "device" | "swiotlb" | "iommu") && self.seen.insert(kw, span).is_some() {
             return err(span, format!("a second `{kw}` line; a scenario has one"));
         }
         match kw {
@@ -450,7 +453,24 @@ impl<'a> Builder<'a> {
                 }
                 self.config.iommu.as_mut().expect("checked above").pci_windows.push(PciWindow { start, end, offset });
             }
+            "expect" if get("dma_debug").is_some() => {
+                let v = get("dma_debug").expect("checked");
+                if let Some((k, _)) = settings.iter().find(|(k, _)| k.as_str() != "dma_debug") {
+                    return err(k.as_span(), "give divergence= and dma_debug= on separate expect lines");
+                }
+                if crate::oracle::dma_debug::class_by_name(v.as_str()).is_none() {
+                    let names: Vec<&str> = (1..=23).map(crate::oracle::dma_debug::class_name).collect();
+                    return err(v.as_span(), format!("unknown dma-debug class; expected one of: {}", names.join(", ")));
+                }
+                if self.expect_debug.iter().any(|c| c == v.as_str()) {
+                    return err(v.as_span(), "this dma-debug class is already expected");
+                }
+                self.expect_debug.push(v.as_str().to_string());
+            }
             "expect" => {
+                if self.seen.insert("expect", span).is_some() {
+                    return err(span, "a second `expect divergence=` line; a scenario ends in one divergence at most");
+                }
                 let v = need("divergence")?;
                 let ids: Vec<&str> = crate::oracle::allowlist::DIVERGENCES.iter().map(|(id, _)| *id).collect();
                 if !ids.contains(&v.as_str()) {
@@ -760,6 +780,10 @@ impl<'a> Builder<'a> {
                     }
                 }
             }
+            "device_release_driver" => {
+                arity(0, 0, "no arguments")?;
+                Op::DeviceReleaseDriver
+            }
             "iova_depot_work" | "fq_flush_timeout" => {
                 arity(0, 0, "no arguments")?;
                 if name == "iova_depot_work" {
@@ -804,7 +828,8 @@ impl<'a> Builder<'a> {
                      dma_set_min_align_mask, dma_set_seg_boundary, run_on_cpu, swiotlb_max_mapping_size, \
                      is_swiotlb_active, is_swiotlb_force_bounce, dma_kmalloc_needs_bounce, dma_max_mapping_size, \
                      dma_opt_mapping_size, iova_init, alloc_iova, alloc_iova_fast, free_iova, free_iova_fast, \
-                     find_iova, reserve_iova, free_cpu_cached_iovas, iova_depot_work, fq_flush_timeout",
+                     find_iova, reserve_iova, free_cpu_cached_iovas, iova_depot_work, fq_flush_timeout, \
+                     device_release_driver",
             ),
         };
         let op = match (op, handle) {

@@ -170,7 +170,7 @@ impl fmt::Display for Op {
             Op::FreeIovaFast { pfn, size } => write!(f, "{name}({pfn}, {size:#x})"),
             Op::ReserveIova { pfn_lo, pfn_hi } => write!(f, "{name}({pfn_lo:#x}, {pfn_hi:#x})"),
             Op::FreeCpuCachedIovas(c) => write!(f, "{name}({c})"),
-            Op::IovaDepotWork | Op::FqFlushTimeout => write!(f, "{name}()"),
+            Op::IovaDepotWork | Op::FqFlushTimeout | Op::DeviceReleaseDriver => write!(f, "{name}()"),
         }
     }
 }
@@ -180,6 +180,9 @@ impl fmt::Display for Scenario {
         write!(f, "{}", self.config)?;
         if let Some(id) = &self.expect {
             writeln!(f, "expect divergence={id}")?;
+        }
+        for c in &self.expect_debug {
+            writeln!(f, "expect dma_debug={c}")?;
         }
         for op in &self.ops {
             writeln!(f, "{op}")?;
