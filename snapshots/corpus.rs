@@ -51,4 +51,5 @@ fn corpus_has_the_scenarios_the_issues_ask_for() {
     assert!(scenarios_in("swiotlb") >= 40, "only {} swiotlb scenarios", scenarios_in("swiotlb"));
     let iommu = scenarios_in("iova") + scenarios_in("iommu");
     assert!(iommu >= 40, "only {iommu} iova allocator and dma-iommu scenarios");
+    assert!(scenarios_in("dma-debug") >= 25, "only {} dma-debug scenarios", scenarios_in("dma-debug"));
 }

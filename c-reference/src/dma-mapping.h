@@ -217,6 +217,25 @@ bool dmadiff_ratelimit(struct device *dev, const char *site, unsigned int burst)
 dma_addr_t dma_map_page_attrs(struct device *dev, struct page *page,
 		size_t offset, size_t size, enum dma_data_direction dir,
 		unsigned long attrs);
+
+/* models is_vmalloc_addr() of include/linux/mm.h (asked of the platform) */
+bool is_vmalloc_addr(struct device *dev, const void *x);
+
+/* the linear map is the identity in this model: a pointer is its physical address */
+#define virt_to_page(x)		pfn_to_page(PHYS_PFN((phys_addr_t)(uintptr_t)(x)))
+
+/* models dma_map_single_attrs() in include/linux/dma-mapping.h */
+static inline dma_addr_t dma_map_single_attrs(struct device *dev, void *ptr,
+		size_t size, enum dma_data_direction dir, unsigned long attrs)
+{
+	/* DMA must never operate on areas that might be remapped. */
+	if (dev_WARN_ONCE(dev, is_vmalloc_addr(dev, ptr),
+			  "rejecting DMA map of vmalloc memory\n"))
+		return DMA_MAPPING_ERROR;
+	/* debug_dma_map_single(dev, ptr, size): the dma-debug shadow checker's */
+	return dma_map_page_attrs(dev, virt_to_page(ptr), offset_in_page(ptr),
+			size, dir, attrs);
+}
 void dma_unmap_page_attrs(struct device *dev, dma_addr_t addr, size_t size,
 		enum dma_data_direction dir, unsigned long attrs);
 dma_addr_t dma_map_resource(struct device *dev, phys_addr_t phys_addr,

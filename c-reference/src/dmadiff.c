@@ -320,6 +320,13 @@ void dmadiff_boot_memzero(struct device *dev, phys_addr_t start, size_t size)
 	ops->boot_memzero(ops->priv, start, size);
 }
 
+bool is_vmalloc_addr(struct device *dev, const void *x)
+{
+	const struct dmadiff_platform_ops *ops = ops_of(dev);
+
+	return ops->is_vmalloc_addr(ops->priv, (uint64_t)(uintptr_t)x);
+}
+
 bool is_pci_p2pdma_page(struct device *dev, const struct page *page)
 {
 	const struct dmadiff_platform_ops *ops = ops_of(dev);
@@ -652,6 +659,11 @@ int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops
 		break;
 	case DMADIFF_CALL_UNMAP_PAGE_ATTRS:
 		dma_unmap_page_attrs(dev, call->addr, call->size, dir, call->attrs);
+		break;
+	case DMADIFF_CALL_MAP_SINGLE:
+		/* the linear map is the identity: a pointer is its physical address */
+		result = dma_map_single_attrs(dev, (void *)(uintptr_t)call->addr,
+					      call->size, dir, call->attrs);
 		break;
 	case DMADIFF_CALL_MAP_RESOURCE:
 		result = dma_map_resource(dev, call->addr, call->size, dir,

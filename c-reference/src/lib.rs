@@ -56,6 +56,10 @@ pub trait Hooks {
     fn pfn_valid(&mut self, pfn: u64) -> bool;
     /// models is_pci_p2pdma_page() on pfn_to_page(pfn)
     fn is_pci_p2pdma_page(&mut self, pfn: u64) -> bool;
+    /// models is_vmalloc_addr(); the default is a kernel without vmalloc ranges in play.
+    fn is_vmalloc_addr(&mut self, _addr: u64) -> bool {
+        false
+    }
     /// A `dma_map` class tracepoint (dma_map_page, dma_map_resource).
     fn trace_dma_map(&mut self, event: &str, phys: u64, dma: u64, size: u64, dir: u32, attrs: u64);
     /// A `dma_unmap` class tracepoint (dma_unmap_page, dma_unmap_resource).
@@ -279,6 +283,8 @@ pub enum Call {
     UnmapPageAttrs { addr: u64, size: u64, dir: u32, attrs: u64 },
     /// dma_map_resource(phys, size, dir, attrs)
     MapResource { phys: u64, size: u64, dir: u32, attrs: u64 },
+    /// dma_map_single_attrs(ptr, size, dir, attrs): ptr a linear-map (or vmalloc) address
+    MapSingle { ptr: u64, size: u64, dir: u32, attrs: u64 },
     /// dma_unmap_resource(addr, size, dir, attrs)
     UnmapResource { addr: u64, size: u64, dir: u32, attrs: u64 },
     /// A dma_map_phys() request as a v6.16 driver had to express it.
@@ -354,6 +360,9 @@ impl Call {
             }
             Call::MapResource { phys, size, dir, attrs } => {
                 (ffi::DMADIFF_CALL_MAP_RESOURCE, ffi::dmadiff_call { addr: phys, size, dir: dir as i32, attrs, ..z })
+            }
+            Call::MapSingle { ptr, size, dir, attrs } => {
+                (ffi::DMADIFF_CALL_MAP_SINGLE, ffi::dmadiff_call { addr: ptr, size, dir: dir as i32, attrs, ..z })
             }
             Call::UnmapResource { addr, size, dir, attrs } => {
                 (ffi::DMADIFF_CALL_UNMAP_RESOURCE, ffi::dmadiff_call { addr, size, dir: dir as i32, attrs, ..z })
@@ -468,6 +477,7 @@ fn ops_for(hooks_ref: &mut &mut dyn Hooks) -> ffi::dmadiff_platform_ops {
         arch_dma_mark_clean: Some(tr_arch_dma_mark_clean),
         pfn_valid: Some(tr_pfn_valid),
         is_pci_p2pdma_page: Some(tr_is_pci_p2pdma_page),
+        is_vmalloc_addr: Some(tr_is_vmalloc_addr),
         trace_dma_map: Some(tr_trace_dma_map),
         trace_dma_unmap: Some(tr_trace_dma_unmap),
         trace_dma_sync_single: Some(tr_trace_dma_sync_single),
@@ -736,6 +746,9 @@ unsafe extern "C" fn tr_pfn_valid(p: *mut c_void, pfn: u64) -> bool {
 }
 unsafe extern "C" fn tr_is_pci_p2pdma_page(p: *mut c_void, pfn: u64) -> bool {
     hooks(p).is_pci_p2pdma_page(pfn)
+}
+unsafe extern "C" fn tr_is_vmalloc_addr(p: *mut c_void, addr: u64) -> bool {
+    hooks(p).is_vmalloc_addr(addr)
 }
 unsafe extern "C" fn tr_trace_dma_map(
     p: *mut c_void,

@@ -81,7 +81,9 @@ impl Mapping {
         let same_call = match kind {
             UnmapKind::SwiotlbTbl => self.allocator_level,
             UnmapKind::Phys => !self.allocator_level && self.kind == MapKind::Phys,
-            UnmapKind::PageAttrs => !self.allocator_level && self.kind == MapKind::PageAttrs,
+            UnmapKind::PageAttrs | UnmapKind::Single => {
+                !self.allocator_level && matches!(self.kind, MapKind::PageAttrs | MapKind::Single)
+            }
             UnmapKind::Resource => !self.allocator_level && self.kind == MapKind::Resource,
         };
         same_call && self.live && offset == 0 && size == self.size && dir == self.dir && attrs == self.attrs
@@ -258,6 +260,9 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
         let mut got = None;
         let mut call = |be: &mut Box<dyn backend::Backend>, plat: &mut Platform, c: ApiCall| {
             made = Some(c);
+            for r in debug.before(&c) {
+                plat.push(Event::DmaDebug { class: r.class, text: r.text });
+            }
             let r = be.call(plat, &c);
             got = Some(r);
             r
@@ -270,6 +275,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                         ApiCall::MapPageAttrs { page: *phys, offset: *offset, size: *size, dir: *dir, attrs: *attrs }
                     }
                     MapKind::Resource => ApiCall::MapResource { phys: *phys, size: *size, dir: *dir, attrs: *attrs },
+                    MapKind::Single => ApiCall::MapSingle { ptr: phys.0, size: *size, dir: *dir, attrs: *attrs },
                 };
                 let res = call(&mut be, &mut plat, c);
                 let mut m = Mapping::made(*kind, false, phys.wrapping_add(*offset), *size, *dir, *attrs, res);
@@ -315,7 +321,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 clean_unmaps &= target.is_some_and(|(m, off)| m.is_undone_by(*kind, off, size, dir, attrs));
                 let c = match kind {
                     UnmapKind::Phys => ApiCall::UnmapPhys { addr, size, dir, attrs },
-                    UnmapKind::PageAttrs => ApiCall::UnmapPageAttrs { addr, size, dir, attrs },
+                    UnmapKind::PageAttrs | UnmapKind::Single => ApiCall::UnmapPageAttrs { addr, size, dir, attrs },
                     UnmapKind::Resource => ApiCall::UnmapResource { addr, size, dir, attrs },
                     UnmapKind::SwiotlbTbl => ApiCall::TblUnmapSingle { tlb_addr: PhysAddr(addr.0), size, dir, attrs },
                 };

@@ -28,6 +28,7 @@ device dma_mask=0xffffffff coherent=no
 ram start=0x80000000 size=0x100000
 cpu_write(0x80001000, 0x100, 0x11)
 h0 = dma_map_phys(0x80001000, 0x100, DMA_TO_DEVICE, 0)
+dma_mapping_error(h0)
 dev_read(h0, 0x100)
 dma_unmap_phys(h0)
 ";
@@ -64,6 +65,24 @@ fn an_unmet_expectation_exits_1() {
     assert_eq!(code, 1);
     assert!(out.starts_with("FAIL"), "{out}");
     assert!(out.contains("expects divergence map-page-attrs-mmio, but the run ended in agreement"), "{out}");
+}
+
+#[test]
+fn dma_debug_reports_must_be_the_declared_ones() {
+    // Correct use reports nothing; a wrong unmap size is dma-debug class 10.
+    let misuse = AGREEING.replace("dma_unmap_phys(h0)", "dma_unmap_phys(h0, 0x80)");
+    let undeclared = scratch("undeclared.scn", &misuse);
+    let (code, out, _) = dmadiff(&["run", &undeclared]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("expects dma-debug reports [], but the run reported [size-mismatch]"), "{out}");
+    let declared = scratch("declared.scn", &format!("expect dma_debug=size-mismatch\n{misuse}"));
+    let (code, out, _) = dmadiff(&["run", &declared]);
+    assert_eq!(code, 0, "{out}");
+    let (_, trace, _) = dmadiff(&["explain", "--stacked", &declared]);
+    assert!(
+        trace.contains("DMA-API: dmadiff dmadiff0: device driver frees DMA memory with different size [device address=0x0000000080001000] [map size=256 bytes] [unmap size=128 bytes]"),
+        "{trace}"
+    );
 }
 
 #[test]

@@ -126,6 +126,7 @@ impl Backend for LegacyBackend {
             ApiCall::MapResource { phys, size, dir, attrs } => {
                 Call::MapResource { phys: phys.0, size, dir: dir.0, attrs: attrs.0 }
             }
+            ApiCall::MapSingle { ptr, size, dir, attrs } => Call::MapSingle { ptr, size, dir: dir.0, attrs: attrs.0 },
             ApiCall::UnmapPhys { addr, size, dir, attrs } => {
                 Call::UnmapPhys { addr: addr.0, size, dir: dir.0, attrs: attrs.0 }
             }
@@ -183,6 +184,7 @@ impl Backend for LegacyBackend {
                 ApiCall::MapPhys { .. }
                 | ApiCall::MapPageAttrs { .. }
                 | ApiCall::MapResource { .. }
+                | ApiCall::MapSingle { .. }
                 | ApiCall::TblMapSingle { .. } => ApiResult::Dma(DmaAddr(v)),
                 ApiCall::MappingError { .. } => ApiResult::Int(v as i64 as i32 as i64),
                 ApiCall::SwiotlbMaxMappingSize

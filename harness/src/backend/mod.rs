@@ -62,6 +62,14 @@ pub enum ApiCall {
         dir: DmaDir,
         attrs: DmaAttrs,
     },
+    /// dma_map_single_attrs(ptr, size, dir, attrs): `ptr` a kernel virtual address (the
+    /// linear map is the identity in this model; vmalloc addresses are outside it).
+    MapSingle {
+        ptr: u64,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
     UnmapPhys {
         addr: DmaAddr,
         size: u64,

@@ -42,6 +42,9 @@ impl Backend for PhysBackend {
             ApiCall::MapResource { phys, size, dir, attrs } => {
                 mapping::dma_map_resource(d, plat, phys, size, dir, attrs).map(ApiResult::Dma)
             }
+            ApiCall::MapSingle { ptr, size, dir, attrs } => {
+                mapping::dma_map_single_attrs(d, plat, ptr, size, dir, attrs).map(ApiResult::Dma)
+            }
             ApiCall::UnmapPhys { addr, size, dir, attrs } => {
                 mapping::dma_unmap_phys(d, plat, addr, size, dir, attrs).map(|_| ApiResult::Void)
             }

@@ -37,7 +37,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::backend::{ApiCall, ApiResult};
-use crate::scenario::{Arch, Config, SwiotlbMode};
+use crate::scenario::{Arch, Config, KernelAreaKind, SwiotlbMode};
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, KernelVersion, PAGE_SHIFT, PAGE_SIZE};
 
 /// One err_printk (or the WARN/pr_info of classes 5 and 23): `class` is the spec's §2 number.
@@ -299,6 +299,9 @@ pub struct DmaDebug {
     /// global_disable (only `dma_debug_entries=0` sets it here).
     disabled: bool,
     error_count: u32,
+    /// The kernel's memory layout as the scenario gives it: the task stack, the kernel image,
+    /// vmalloc space, and RAM (the linear map, for virt_addr_valid()).
+    layout: Config,
 }
 
 /// L1_CACHE_SHIFT of the arch: 6 on arm64 and on x86_64 (CONFIG_X86_L1_CACHE_SHIFT=6).
@@ -338,6 +341,7 @@ impl DmaDebug {
             num_free: 0,
             disabled: false,
             error_count: 0,
+            layout: Config { ram: cfg.ram.clone(), kernel_areas: cfg.kernel_areas.clone(), ..Config::default() },
         };
         d.dma_debug_init();
         d
@@ -359,6 +363,18 @@ impl DmaDebug {
     fn dma_debug_create_entries(&mut self) {
         self.num_free += DMA_DEBUG_DYNAMIC_ENTRIES;
         self.nr_total += DMA_DEBUG_DYNAMIC_ENTRIES;
+    }
+
+    /// The debug hooks a call runs before it reaches the mapper: debug_dma_map_single() of
+    /// dma_map_single_attrs() (after its vmalloc rejection).
+    pub fn before(&mut self, call: &ApiCall) -> Vec<DebugReport> {
+        let mut out = Vec::new();
+        if let ApiCall::MapSingle { ptr, size, .. } = *call {
+            if !self.disabled && !self.layout.area_overlaps(KernelAreaKind::Vmalloc, ptr, 1) {
+                self.debug_dma_map_single(ptr, size, &mut out);
+            }
+        }
+        out
     }
 
     /// The debug hooks of one DMA API call the side made, given what it returned. Returns the
@@ -388,6 +404,18 @@ impl DmaDebug {
                 } else if !attrs.contains(DmaAttrs::MMIO) {
                     // v6.18 dma_map_page_attrs() refuses MMIO before anything else, silently.
                     self.dma_map_phys(phys, size, dir, attrs, result, &mut out);
+                }
+            }
+            ApiCall::MapSingle { ptr, size, dir, attrs } => {
+                // dma_map_single_attrs(): the vmalloc rejection returns before any hook;
+                // debug_dma_map_single() ran before the map (see before()).
+                if self.layout.area_overlaps(KernelAreaKind::Vmalloc, ptr, 1) {
+                    return out;
+                }
+                if legacy {
+                    self.dma_map_page_attrs(ptr, size, dir, attrs, result, &mut out);
+                } else if !attrs.contains(DmaAttrs::MMIO) {
+                    self.dma_map_phys(ptr, size, dir, attrs, result, &mut out);
                 }
             }
             ApiCall::MapResource { phys, size, dir, attrs } => {
@@ -467,6 +495,53 @@ impl DmaDebug {
         // dev_driver_string(): the driver's name while bound, else the bus name.
         let drv = if self.bound { self.driver.as_str() } else { self.bus };
         out.push(DebugReport { class, text: format!("DMA-API: {drv} {}: {msg}", self.dev_name) });
+    }
+
+    // ---- the map-time checks on what is mapped ------------------------------------------------
+    //
+    // The kernel prints these addresses with %p (hashed); the model prints the linear-map
+    // address itself, which is the physical address here.
+
+    /// models check_for_stack() for a direct-mapped stack (CONFIG_VMAP_STACK=n): only the
+    /// start of the buffer is tested (object_is_on_stack()).
+    fn check_for_stack(&mut self, addr: u64, out: &mut Vec<DebugReport>) {
+        if self.layout.area_overlaps(KernelAreaKind::Stack, addr, 1) {
+            self.err_printk(1, format!("device driver maps memory from stack [addr={addr:#018x}]"), out);
+        }
+    }
+
+    /// models check_for_illegal_area(): the range meets _stext.._etext or the rodata section.
+    fn check_for_illegal_area(&mut self, addr: u64, len: u64, out: &mut Vec<DebugReport>) {
+        if self.layout.area_overlaps(KernelAreaKind::Text, addr, len)
+            || self.layout.area_overlaps(KernelAreaKind::Rodata, addr, len)
+        {
+            self.err_printk(
+                2,
+                format!("device driver maps memory from kernel text or rodata [addr={addr:#018x}] [len={len}]"),
+                out,
+            );
+        }
+    }
+
+    /// models debug_dma_map_single(): a pointer outside the linear map, or in vmalloc space
+    /// (which dma_map_single_attrs() rejects before calling this, so that text never shows).
+    fn debug_dma_map_single(&mut self, addr: u64, len: u64, out: &mut Vec<DebugReport>) {
+        // virt_addr_valid(): a linear-map address with memory behind it (RAM).
+        let valid = self.layout.ram.iter().any(|r| addr >= r.start.0 && addr - r.start.0 < r.size);
+        if !valid {
+            self.err_printk(
+                3,
+                format!("device driver maps memory from invalid area [addr={addr:#018x}] [len={len}]"),
+                out,
+            );
+        }
+        if self.layout.area_overlaps(KernelAreaKind::Vmalloc, addr, 1) {
+            self.err_printk(
+                3,
+                format!("device driver maps memory from vmalloc area [addr={addr:#018x}] [len={len}]"),
+                out,
+            );
+        }
     }
 
     // ---- the front ends, up to their debug hook ---------------------------------------------
@@ -574,7 +649,9 @@ impl DmaDebug {
             paddr: phys,
             map_err: MapErr::NotChecked,
         };
-        // check_for_stack() and check_for_illegal_area() (classes 1, 2) have nothing to find.
+        self.check_for_stack(phys, out);
+        // !PageHighMem(page): no highmem on 64-bit.
+        self.check_for_illegal_area(phys, size, out);
         self.add_dma_entry(entry, attrs, out);
     }
 
@@ -629,8 +706,12 @@ impl DmaDebug {
             paddr: phys,
             map_err: MapErr::NotChecked,
         };
-        // Non-MMIO maps run check_for_stack()/check_for_illegal_area() (nothing to find); the
-        // 2026 class 7 RAM check is not in v6.18.
+        // Non-MMIO maps run check_for_stack() and, unless PhysHighMem(), check_for_illegal_area();
+        // the 2026 class 7 RAM check is not in v6.18.
+        if !attrs.contains(DmaAttrs::MMIO) {
+            self.check_for_stack(phys, out);
+            self.check_for_illegal_area(phys, size, out);
+        }
         self.add_dma_entry(entry, attrs, out);
     }
 

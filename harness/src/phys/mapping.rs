@@ -15,7 +15,7 @@ use super::dma_iommu::{
 use super::dma_map_ops::dev_is_dma_coherent;
 use super::{Device, KResult};
 use crate::platform::Platform;
-use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, DMA_MAPPING_ERROR};
+use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, DMA_MAPPING_ERROR, PAGE_SIZE};
 
 /// -ENOMEM
 pub const ENOMEM: i32 = 12;
@@ -144,6 +144,31 @@ pub fn dma_map_page_attrs(
         return Ok(DMA_MAPPING_ERROR);
     }
     dma_map_phys(dev, plat, phys, size, dir, attrs)
+}
+
+/// models dma_map_single_attrs() (include/linux/dma-mapping.h, the same in v6.16 and v6.18);
+/// the linear map is the identity here, so `ptr` is the buffer's physical address.
+pub fn dma_map_single_attrs(
+    dev: &mut Device,
+    plat: &mut Platform,
+    ptr: u64,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<DmaAddr> {
+    // DMA must never operate on areas that might be remapped.
+    if plat.is_vmalloc_addr(ptr) {
+        dev.dev_warn_once(
+            plat,
+            "dma-mapping.h:dma_map_single_attrs:vmalloc",
+            "dma_map_single_attrs",
+            "rejecting DMA map of vmalloc memory",
+        );
+        return Ok(DMA_MAPPING_ERROR);
+    }
+    // debug_dma_map_single(dev, ptr, size): the dma-debug shadow checker's
+    let ptr = PhysAddr(ptr);
+    dma_map_page_attrs(dev, plat, PhysAddr(ptr.0 & !(PAGE_SIZE - 1)), ptr.offset_in_page(), size, dir, attrs)
 }
 
 /// models dma_unmap_page_attrs(), now a wrapper.

@@ -30,6 +30,8 @@ pub struct Platform {
     cache: Cache,
     /// The page table of the device's paging domain; None: no IOMMU or an identity domain.
     iommu: Option<Iommu>,
+    /// vmalloc ranges (virtual addresses outside the linear map).
+    vmalloc: Vec<(u64, u64)>,
     events: Vec<Event>,
 }
 
@@ -54,8 +56,19 @@ impl Platform {
                 // it on dma-iommu: maps above it fail with -ERANGE (arm_lpae_map_pages()).
                 Iommu::new(i.granule(), i.aperture_end)
             }),
+            vmalloc: cfg
+                .kernel_areas
+                .iter()
+                .filter(|a| a.kind == crate::scenario::KernelAreaKind::Vmalloc)
+                .map(|a| (a.start, a.size))
+                .collect(),
             events: Vec::new(),
         }
+    }
+
+    /// models is_vmalloc_addr(): inside one of the scenario's vmalloc ranges.
+    pub fn is_vmalloc_addr(&self, addr: u64) -> bool {
+        self.vmalloc.iter().any(|&(s, n)| addr >= s && addr - s < n)
     }
 
     /// The mock IOMMU's page table, if the device sits behind a paging domain.
@@ -417,6 +430,9 @@ impl dmadiff_cref::Hooks for Platform {
     }
     fn is_pci_p2pdma_page(&mut self, pfn: u64) -> bool {
         Platform::is_pci_p2pdma_page(self, pfn)
+    }
+    fn is_vmalloc_addr(&mut self, addr: u64) -> bool {
+        Platform::is_vmalloc_addr(self, addr)
     }
     fn trace_dma_map(&mut self, event: &str, phys: u64, dma: u64, size: u64, dir: u32, attrs: u64) {
         Platform::trace_dma_map(self, event, PhysAddr(phys), DmaAddr(dma), size, DmaDir(dir), DmaAttrs(attrs))

@@ -231,6 +231,18 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
         }
     }
 
+    if g.pct(10)? {
+        // The kernel's layout as dma-debug sees it: a direct-mapped stack and the kernel image
+        // in the first RAM region, and a vmalloc range outside the linear map.
+        let base = c.ram[0].start.0;
+        c.kernel_areas.push(KernelArea { kind: KernelAreaKind::Text, start: base, size: 0x1_0000 });
+        c.kernel_areas.push(KernelArea { kind: KernelAreaKind::Stack, start: base + 0xf0_0000, size: 0x4000 });
+        c.kernel_areas.push(KernelArea {
+            kind: KernelAreaKind::Vmalloc,
+            start: 0xffff_8000_0000_0000,
+            size: 0x1000_0000,
+        });
+    }
     if cfg.focus == Focus::Iommu || (cfg.focus == Focus::Mixed && g.pct(35)?) {
         let mut i = gen_iommu(&mut g, &mut c)?;
         if cfg.focus == Focus::Iommu && i.domain == IommuDomainType::Identity {
@@ -395,19 +407,37 @@ fn gen_map(g: &mut Gen<'_, '_>, c: &Config, live: &mut Vec<Live>) -> Result<Op> 
         (kind, r)
     } else {
         let r = *g.u.choose(&buffer_ram(c))?;
-        let kind = if g.pct(30)? { MapKind::PageAttrs } else { MapKind::Phys };
+        let kind = match g.u.int_in_range(0..=9u8)? {
+            0..=2 => MapKind::PageAttrs,
+            3 => MapKind::Single,
+            _ => MapKind::Phys,
+        };
         if g.misuse()? {
             attrs = attrs | DmaAttrs::MMIO;
         }
         (kind, r)
     };
-    let phys = g.place(&region, size)?;
+    let mut phys = g.place(&region, size)?;
+    // Misuse dma-debug catches: a stack or kernel-image buffer, a vmalloc pointer.
+    // (A vmalloc pointer only through dma_map_single_attrs(), which refuses it: the other
+    // entry points take physical addresses, and there is no memory there.)
+    if g.misuse()? {
+        let areas: Vec<KernelArea> = c
+            .kernel_areas
+            .iter()
+            .copied()
+            .filter(|a| a.kind != KernelAreaKind::Vmalloc || kind == MapKind::Single)
+            .collect();
+        if let Ok(a) = g.u.choose(&areas) {
+            phys = PhysAddr((a.start + a.size / 2) & !0x3f);
+        }
+    }
     let (page, offset) = match kind {
         MapKind::PageAttrs => {
             // Drivers sometimes pass an offset beyond the first page (compound pages).
             let extra = if g.pct(10)? { PAGE_SIZE } else { 0 };
-            let page =
-                PhysAddr((phys.0 & !(PAGE_SIZE - 1)).saturating_sub(extra).max(region.start.0 & !(PAGE_SIZE - 1)));
+            let lo = if region.contains(phys, 1) { region.start.0 } else { phys.0 } & !(PAGE_SIZE - 1);
+            let page = PhysAddr((phys.0 & !(PAGE_SIZE - 1)).saturating_sub(extra).max(lo));
             (page, phys.0 - page.0)
         }
         _ => (phys, 0),
@@ -426,6 +456,7 @@ fn unmap_kind_for(kind: MapKind) -> UnmapKind {
     match kind {
         MapKind::Phys => UnmapKind::Phys,
         MapKind::PageAttrs => UnmapKind::PageAttrs,
+        MapKind::Single => UnmapKind::Single,
         MapKind::Resource => UnmapKind::Resource,
     }
 }

@@ -73,6 +73,54 @@ pub struct Config {
     pub swiotlb: Option<SwiotlbConfig>,
     /// The IOMMU in front of the device; None: no IOMMU (dma-direct).
     pub iommu: Option<IommuConfig>,
+    /// Kernel areas dma-debug knows: the current task's stack and the kernel image (inside
+    /// RAM, linear-mapped), and vmalloc space (virtual addresses outside the linear map).
+    pub kernel_areas: Vec<KernelArea>,
+}
+
+/// Which kernel area a `stack`, `kernel_text`, `kernel_rodata` or `vmalloc` line names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelAreaKind {
+    /// The current task's stack, direct-mapped (CONFIG_VMAP_STACK=n).
+    Stack,
+    /// _stext.._etext
+    Text,
+    /// __start_rodata..__end_rodata
+    Rodata,
+    /// A vmalloc range: virtual addresses dma_map_single() must not be given.
+    Vmalloc,
+}
+
+impl KernelAreaKind {
+    /// The configuration keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            KernelAreaKind::Stack => "stack",
+            KernelAreaKind::Text => "kernel_text",
+            KernelAreaKind::Rodata => "kernel_rodata",
+            KernelAreaKind::Vmalloc => "vmalloc",
+        }
+    }
+}
+
+/// One kernel area: an address range (physical, which is also the linear-map address in
+/// this model, except for vmalloc ranges, which are virtual).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelArea {
+    pub kind: KernelAreaKind,
+    pub start: u64,
+    pub size: u64,
+}
+
+impl Config {
+    /// Whether `[addr, addr + len)` meets a kernel area of `kind`.
+    pub fn area_overlaps(&self, kind: KernelAreaKind, addr: u64, len: u64) -> bool {
+        self.kernel_areas.iter().any(|a| {
+            a.kind == kind
+                && (addr as u128) < a.start as u128 + a.size as u128
+                && (a.start as u128) < addr as u128 + len.max(1) as u128
+        })
+    }
 }
 
 /// The device's default IOMMU domain type.
@@ -245,6 +293,7 @@ impl Default for Config {
             nr_cpus: 1,
             swiotlb: None,
             iommu: None,
+            kernel_areas: Vec::new(),
         }
     }
 }
@@ -281,6 +330,8 @@ pub enum UnmapKind {
     Resource,
     /// swiotlb_tbl_unmap_single(), the allocator driven directly.
     SwiotlbTbl,
+    /// dma_unmap_single_attrs(): dma_unmap_page_attrs() underneath.
+    Single,
 }
 
 /// Which map entry point.
@@ -292,6 +343,8 @@ pub enum MapKind {
     PageAttrs,
     /// dma_map_resource()
     Resource,
+    /// dma_map_single_attrs(ptr, ...): a linear-map address (the phys in this model).
+    Single,
 }
 
 /// One operation of a scenario.
@@ -431,6 +484,8 @@ impl Op {
         match self {
             Op::Map { kind: MapKind::Phys, .. } => "dma_map_phys",
             Op::Map { kind: MapKind::PageAttrs, .. } => "dma_map_page_attrs",
+            Op::Map { kind: MapKind::Single, .. } => "dma_map_single_attrs",
+            Op::Unmap { kind: UnmapKind::Single, .. } => "dma_unmap_single_attrs",
             Op::Map { kind: MapKind::Resource, .. } => "dma_map_resource",
             Op::Unmap { kind: UnmapKind::Phys, .. } => "dma_unmap_phys",
             Op::Unmap { kind: UnmapKind::PageAttrs, .. } => "dma_unmap_page_attrs",

@@ -181,6 +181,10 @@ impl<'a> Builder<'a> {
             "iommu" => "iommu",
             "iommu_resv" => "iommu_resv",
             "pci_window" => "pci_window",
+            "stack" => "stack",
+            "kernel_text" => "kernel_text",
+            "kernel_rodata" => "kernel_rodata",
+            "vmalloc" => "vmalloc",
             _ => "dma_range",
         };
         let mut settings: Vec<(Pair<'a, Rule>, Pair<'a, Rule>)> = Vec::new();
@@ -222,7 +226,7 @@ impl<'a> Builder<'a> {
             ],
             "iommu_resv" => &["start", "length", "type"],
             "pci_window" => &["start", "end", "offset"],
-            "ram" | "mmio" => &["start", "size"],
+            "ram" | "mmio" | "stack" | "kernel_text" | "kernel_rodata" | "vmalloc" => &["start", "size"],
             "expect" => &["divergence", "dma_debug"],
             _ => &["cpu_start", "dma_start", "size"],
         };
@@ -481,6 +485,38 @@ impl<'a> Builder<'a> {
                 }
                 self.expect = Some(v.as_str().to_string());
             }
+            "stack" | "kernel_text" | "kernel_rodata" | "vmalloc" => {
+                let start = parse_u64(&need("start")?)?;
+                let size_v = need("size")?;
+                let size = parse_u64(&size_v)?;
+                if size == 0 || start.checked_add(size - 1).is_none() {
+                    return err(size_v.as_span(), "an area needs a non-zero size that does not wrap");
+                }
+                let kind = match kw {
+                    "stack" => KernelAreaKind::Stack,
+                    "kernel_text" => KernelAreaKind::Text,
+                    "kernel_rodata" => KernelAreaKind::Rodata,
+                    _ => KernelAreaKind::Vmalloc,
+                };
+                let in_ram = self.config.ram.iter().any(|r| r.contains(PhysAddr(start), size));
+                if kind == KernelAreaKind::Vmalloc
+                    && self.config.ram.iter().chain(&self.config.mmio).any(|r| {
+                        (start as u128) < r.end() as u128 && (r.start.0 as u128) < start as u128 + size as u128
+                    })
+                {
+                    return err(
+                        span,
+                        "a vmalloc range is virtual: it must not overlap a ram or mmio region (the linear map)",
+                    );
+                }
+                if kind != KernelAreaKind::Vmalloc && !in_ram {
+                    return err(
+                        span,
+                        format!("`{kw}` lies in the linear map: it needs a `ram` line that holds it first"),
+                    );
+                }
+                self.config.kernel_areas.push(KernelArea { kind, start, size });
+            }
             "ram" | "mmio" => {
                 let start = parse_u64(&need("start")?)?;
                 let size_v = need("size")?;
@@ -537,6 +573,7 @@ impl<'a> Builder<'a> {
             name,
             "dma_map_phys"
                 | "dma_map_page_attrs"
+                | "dma_map_single_attrs"
                 | "dma_map_resource"
                 | "swiotlb_tbl_map_single"
                 | "alloc_iova"
@@ -576,9 +613,13 @@ impl<'a> Builder<'a> {
             }
         };
         let op = match name {
-            "dma_map_phys" | "dma_map_resource" => {
+            "dma_map_phys" | "dma_map_resource" | "dma_map_single_attrs" => {
                 arity(4, 4, "(phys, size, dir, attrs)")?;
-                let kind = if name == "dma_map_phys" { MapKind::Phys } else { MapKind::Resource };
+                let kind = match name {
+                    "dma_map_phys" => MapKind::Phys,
+                    "dma_map_single_attrs" => MapKind::Single,
+                    _ => MapKind::Resource,
+                };
                 Op::Map {
                     handle: String::new(),
                     kind,
@@ -617,11 +658,16 @@ impl<'a> Builder<'a> {
                     attrs: self.attrs(&args[4])?,
                 }
             }
-            "dma_unmap_phys" | "dma_unmap_page_attrs" | "dma_unmap_resource" | "swiotlb_tbl_unmap_single" => {
+            "dma_unmap_phys"
+            | "dma_unmap_page_attrs"
+            | "dma_unmap_single_attrs"
+            | "dma_unmap_resource"
+            | "swiotlb_tbl_unmap_single" => {
                 arity(1, 4, "(addr[, size[, dir[, attrs]]])")?;
                 let kind = match name {
                     "dma_unmap_phys" => UnmapKind::Phys,
                     "dma_unmap_page_attrs" => UnmapKind::PageAttrs,
+                    "dma_unmap_single_attrs" => UnmapKind::Single,
                     "swiotlb_tbl_unmap_single" => UnmapKind::SwiotlbTbl,
                     _ => UnmapKind::Resource,
                 };
@@ -821,8 +867,8 @@ impl<'a> Builder<'a> {
             }
             _ => return err(
                 func.as_span(),
-                "unknown call; expected one of dma_map_phys, dma_map_page_attrs, dma_map_resource, dma_unmap_phys, \
-                     dma_unmap_page_attrs, dma_unmap_resource, dma_sync_single_for_cpu, dma_sync_single_for_device, \
+                "unknown call; expected one of dma_map_phys, dma_map_page_attrs, dma_map_single_attrs, \
+                     dma_map_resource, dma_unmap_phys, dma_unmap_page_attrs, dma_unmap_single_attrs, dma_unmap_resource, dma_sync_single_for_cpu, dma_sync_single_for_device, \
                      dma_mapping_error, cpu_write, cpu_read, dev_write, dev_read, swiotlb_tbl_map_single, \
                      swiotlb_tbl_unmap_single, swiotlb_sync_single_for_cpu, swiotlb_sync_single_for_device, \
                      dma_set_min_align_mask, dma_set_seg_boundary, run_on_cpu, swiotlb_max_mapping_size, \

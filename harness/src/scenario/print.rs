@@ -108,6 +108,9 @@ impl fmt::Display for Config {
         for r in &self.mmio {
             writeln!(f, "mmio start={:#x} size={:#x}", r.start.0, r.size)?;
         }
+        for a in &self.kernel_areas {
+            writeln!(f, "{} start={:#x} size={:#x}", a.kind.keyword(), a.start, a.size)?;
+        }
         for r in &self.dma_ranges {
             writeln!(f, "dma_range cpu_start={:#x} dma_start={:#x} size={:#x}", r.cpu_start.0, r.dma_start, r.size)?;
         }

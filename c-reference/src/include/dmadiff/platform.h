@@ -38,6 +38,7 @@ struct dmadiff_platform_ops {
 	/* memory-model queries */
 	bool (*pfn_valid)(void *priv, uint64_t pfn);
 	bool (*is_pci_p2pdma_page)(void *priv, uint64_t pfn);
+	bool (*is_vmalloc_addr)(void *priv, uint64_t addr);	/* a kernel virtual address */
 	/* tracepoints of include/trace/events/dma.h, by class */
 	void (*trace_dma_map)(void *priv, const char *event, dmadiff_phys_t phys, dmadiff_dma_t dma,
 			      uint64_t size, int32_t dir, uint64_t attrs);
@@ -199,6 +200,7 @@ enum dmadiff_call_kind {
 	DMADIFF_CALL_FQ_TIMEOUT = 29,		/* fq_flush_timeout() if the flush-queue timer is armed */
 	DMADIFF_CALL_DMA_OPT_MAPPING_SIZE = 30,	/* -> dma_opt_mapping_size(dev) for an IOMMU device */
 	DMADIFF_CALL_DMA_MAX_MAPPING_SIZE = 31,	/* -> dma_max_mapping_size(dev) for an IOMMU device */
+	DMADIFF_CALL_MAP_SINGLE = 32,		/* dma_map_single_attrs(ptr=addr, size, dir, attrs) */
 };
 
 /* What a call returned: a value, and for struct iova results the node (NULL: is_null). */
