@@ -239,7 +239,10 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
     let pool = be.swiotlb_pool();
     let mut oracle = Integrity::new(plat.zeroed(), pool.map(|p| (p.start, p.end)));
     let mut ex = Exec { maps: HashMap::new(), pfns: HashMap::new() };
-    let mut debug = DmaDebug::new(&sc.config, side.version());
+    let mut debug = match sc.config.dma_debug_entries {
+        Some(n) => DmaDebug::with_entries(&sc.config, side.version(), n),
+        None => DmaDebug::new(&sc.config, side.version()),
+    };
     let iommu_dev = iommu::IommuView::new(&sc.config).with_pool(pool.map(|p| (p.start, p.end)));
     let uses_iommu = be.iova_nodes(backend::IovaTree::DmaDomain).is_some();
     // What boot reserved (windows, resv regions): never freed, never reused.

@@ -184,6 +184,12 @@ fn explain(file: &Path, stacked: bool) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // `dmadiff run corpus/ | head` should end quietly, as a C tool does on SIGPIPE.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -61,6 +61,8 @@ pub struct Config {
     pub arch: Arch,
     /// CONFIG_DMA_API_DEBUG: changes v6.18's dma_map_resource / dma_map_page_attrs wrappers.
     pub dma_api_debug: bool,
+    /// The `dma_debug_entries=` boot parameter (None: the default 65536).
+    pub dma_debug_entries: Option<u32>,
     pub device: DeviceConfig,
     /// The device's dma_range_map (struct bus_dma_region list), in table order.
     pub dma_ranges: Vec<DmaRange>,
@@ -277,6 +279,7 @@ impl Default for Config {
         Config {
             arch: Arch::Arm64,
             dma_api_debug: false,
+            dma_debug_entries: None,
             device: DeviceConfig {
                 name: "dmadiff0".into(),
                 driver: "dmadiff".into(),

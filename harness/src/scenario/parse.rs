@@ -198,7 +198,7 @@ impl<'a> Builder<'a> {
             settings.push((k, v));
         }
         let allowed: &[&str] = match kw {
-            "platform" => &["arch", "dma_api_debug", "cpus"],
+            "platform" => &["arch", "dma_api_debug", "cpus", "dma_debug_entries"],
             "device" => &[
                 "name",
                 "driver",
@@ -262,6 +262,17 @@ impl<'a> Builder<'a> {
                 }
                 if let Some(v) = get("dma_api_debug") {
                     self.config.dma_api_debug = value_bool(&v)?;
+                }
+                if let Some(v) = get("dma_debug_entries") {
+                    self.config.dma_debug_entries = match u32::try_from(parse_u64(&v)?) {
+                        Ok(n) if n >= 1 => Some(n),
+                        _ => {
+                            return err(
+                                v.as_span(),
+                                "expected an entry count from 1 to 2^32 - 1 (0 turns dma-debug off)",
+                            )
+                        }
+                    };
                 }
                 if let Some(v) = get("cpus") {
                     self.config.nr_cpus = match u32::try_from(parse_u64(&v)?) {

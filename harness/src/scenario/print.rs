@@ -24,13 +24,17 @@ fn yes_no(b: bool) -> &'static str {
 
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        write!(
             f,
             "platform arch={} dma_api_debug={} cpus={}",
             self.arch.name(),
             yes_no(self.dma_api_debug),
             self.nr_cpus
         )?;
+        if let Some(n) = self.dma_debug_entries {
+            write!(f, " dma_debug_entries={n}")?;
+        }
+        writeln!(f)?;
         let d = &self.device;
         let mask = match d.dma_mask {
             Some(m) => format!("{m:#x}"),
