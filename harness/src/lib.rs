@@ -10,6 +10,7 @@ pub mod bench;
 pub mod exec;
 pub mod fasthash;
 pub mod fuzzing;
+pub mod minimize;
 pub mod oracle;
 pub mod phys;
 pub mod platform;

@@ -108,3 +108,24 @@ fn explain_marks_the_first_divergence() {
     assert!(out.contains("expected divergence map-page-attrs-mmio; comparison stops here"), "{out}");
     assert!(out.contains("legacy v6.16 (C)") && out.contains("phys v6.18 (Rust)"), "{out}");
 }
+
+#[test]
+fn import_prints_a_scenario_that_parses_and_minimize_needs_a_finding() {
+    let bytes: Vec<u8> = (0..600u32).map(|i| (i * 131 % 253) as u8).collect();
+    let input = std::env::temp_dir().join(format!("dmadiff-cli-{}", std::process::id())).join("crash-input");
+    std::fs::create_dir_all(input.parent().unwrap()).unwrap();
+    std::fs::write(&input, &bytes).unwrap();
+    let (code, out, err) = dmadiff(&["import", "--target", "iommu", input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("# Imported from ") && out.contains("\niommu domain="), "{out}");
+    let imported = scratch("imported.scn", &out);
+    let (code, _, _) = dmadiff(&["run", &imported]);
+    assert_ne!(code, 2, "an imported scenario parses");
+    let (code, _, err) = dmadiff(&["import", "--target", "nope", input.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown fuzz target `nope`"), "{err}");
+    let ok = scratch("min-ok.scn", AGREEING);
+    let (code, _, err) = dmadiff(&["minimize", &ok]);
+    assert_eq!(code, 1);
+    assert!(err.contains("shows no finding"), "{err}");
+}

@@ -39,6 +39,17 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         runs: u32,
     },
+    /// Decode a fuzz input (a crash or corpus file of a cargo-fuzz target) into a readable
+    /// scenario on stdout.
+    Import {
+        /// The fuzz target the input belongs to: direct, iova or iommu.
+        #[arg(long, default_value = "direct")]
+        target: String,
+        file: PathBuf,
+    },
+    /// Shrink a scenario with a finding (unexpected divergence, integrity or invariant
+    /// failure) while the same finding reproduces; print the result on stdout.
+    Minimize { file: PathBuf },
     /// Print both sides' traces of one scenario side by side, first divergence marked.
     Explain {
         file: PathBuf,
@@ -183,6 +194,48 @@ fn explain(file: &Path, stacked: bool) -> ExitCode {
     }
 }
 
+fn import(target: &str, file: &Path) -> ExitCode {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match dmadiff::minimize::import(target, &bytes) {
+        Ok(sc) => {
+            let v = report::check(&sc).verdict();
+            println!("# Imported from {} (fuzz target {target}): {}", file.display(), report::verdict_text(&sc, &v));
+            print!("{sc}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn minimize(file: &Path) -> ExitCode {
+    let sc = match parse_file(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match dmadiff::minimize::minimize(&sc) {
+        Ok(small) => {
+            print!("{}{small}", dmadiff::minimize::header(&small, &file.display().to_string()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // `dmadiff run corpus/ | head` should end quietly, as a C tool does on SIGPIPE.
     #[cfg(unix)]
@@ -200,6 +253,8 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Run { paths, json } => run(&paths, json),
         Cmd::Explain { file, stacked } => explain(&file, stacked),
+        Cmd::Import { target, file } => import(&target, &file),
+        Cmd::Minimize { file } => minimize(&file),
         Cmd::Bench { runs } => {
             println!("swiotlb: cost against pool size");
             dmadiff::bench::print(&dmadiff::bench::swiotlb_pool_sizes(runs));
