@@ -1,10 +1,11 @@
 //! Everything mixed (dma-direct, swiotlb, the IOMMU, the iova allocator): random scenarios on
 //! both sides, every oracle; a finding panics with a reproducer scenario.
+//! Inputs are generator bytes, or scenario text behind `#dmadiff-scenario` (the corpus
+//! seeds `dmadiff seeds` writes).
 #![no_main]
 
-use dmadiff::scenario::Scenario;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|sc: Scenario| {
-    dmadiff::fuzzing::check_scenario(&sc);
+fuzz_target!(|data: &[u8]| {
+    dmadiff::fuzzing::check_input("direct", data);
 });

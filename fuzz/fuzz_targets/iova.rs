@@ -1,10 +1,11 @@
 //! The iova allocator driven directly (iova.c on both sides): random
 //! scenarios on both sides, every oracle; a finding panics with a reproducer scenario.
+//! Inputs are generator bytes, or scenario text behind `#dmadiff-scenario` (the corpus
+//! seeds `dmadiff seeds` writes).
 #![no_main]
 
-use dmadiff::scenario::generate::{Focused, FOCUS_IOVA};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|sc: Focused<FOCUS_IOVA>| {
-    dmadiff::fuzzing::check_scenario(&sc.0);
+fuzz_target!(|data: &[u8]| {
+    dmadiff::fuzzing::check_input("iova", data);
 });

@@ -139,3 +139,70 @@ pub fn print(figures: &[Figure]) {
         println!("ratio (first / second): {:.2}", a.per_run.as_secs_f64() / b.per_run.as_secs_f64());
     }
 }
+
+/// Throughput of one fuzz target's check, as `cargo fuzz` runs it without sanitizers.
+pub struct TargetFigure {
+    pub target: &'static str,
+    pub execs: u64,
+    pub per_sec: f64,
+    pub mean_ops: f64,
+    /// Shares of the time: inside the C model's calls, inside the Rust mapper's calls, and
+    /// the rest (both platforms' accesses, the oracles, the comparison, decoding).
+    pub c_share: f64,
+    pub rust_share: f64,
+    pub other_share: f64,
+}
+
+/// Runs each fuzz target's check on a fixed stream of generated inputs for `secs` seconds.
+pub fn fuzz_targets(secs: f64) -> Vec<TargetFigure> {
+    crate::minimize::TARGETS
+        .iter()
+        .map(|&target| {
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            let mut bytes = vec![0u8; 1024];
+            let (mut execs, mut ops) = (0u64, 0u64);
+            crate::exec::profile::take();
+            let start = Instant::now();
+            while start.elapsed().as_secs_f64() < secs {
+                for b in bytes.iter_mut() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    *b = (x >> 24) as u8;
+                }
+                if let Ok(sc) = crate::minimize::import(target, &bytes) {
+                    ops += sc.ops.len() as u64;
+                    let _ = std::hint::black_box(report::check(&sc).verdict());
+                }
+                execs += 1;
+            }
+            let total = start.elapsed().as_nanos() as f64;
+            let [c, r] = crate::exec::profile::take();
+            TargetFigure {
+                target,
+                execs,
+                per_sec: execs as f64 / (total / 1e9),
+                mean_ops: ops as f64 / execs.max(1) as f64,
+                c_share: c as f64 / total,
+                rust_share: r as f64 / total,
+                other_share: 1.0 - (c + r) as f64 / total,
+            }
+        })
+        .collect()
+}
+
+/// Prints the target figures.
+pub fn print_targets(figures: &[TargetFigure]) {
+    for f in figures {
+        println!(
+            "{:<8} {:>9.0} exec/s  ({} execs, {:.1} ops/scenario)  C model {:>4.1}%  Rust mapper {:>4.1}%  platform+oracles {:>4.1}%",
+            f.target,
+            f.per_sec,
+            f.execs,
+            f.mean_ops,
+            100.0 * f.c_share,
+            100.0 * f.rust_share,
+            100.0 * f.other_share
+        );
+    }
+}

@@ -231,6 +231,30 @@ impl<'s> Exec<'s> {
     }
 }
 
+/// Where run time goes, per thread: nanoseconds inside each side's backend calls (the model
+/// and the platform effects it causes), for `dmadiff bench`.
+pub mod profile {
+    use std::cell::Cell;
+
+    thread_local! {
+        static NANOS: Cell<[u64; 2]> = const { Cell::new([0, 0]) };
+    }
+
+    /// Adds `ns` to side `i` (0: legacy, 1: phys).
+    pub fn add(i: usize, ns: u64) {
+        NANOS.with(|c| {
+            let mut v = c.get();
+            v[i] += ns;
+            c.set(v);
+        });
+    }
+
+    /// The totals so far, and resets them.
+    pub fn take() -> [u64; 2] {
+        NANOS.with(|c| c.replace([0, 0]))
+    }
+}
+
 /// Runs `sc` on `side`.
 pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
     let mut plat = Platform::new(&sc.config);
@@ -266,7 +290,9 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
             for r in debug.before(&c) {
                 plat.push(Event::DmaDebug { class: r.class, text: r.text });
             }
+            let t = std::time::Instant::now();
             let r = be.call(plat, &c);
+            profile::add(side as usize, t.elapsed().as_nanos() as u64);
             got = Some(r);
             r
         };

@@ -11,8 +11,20 @@ use crate::scenario::{parse_str, Op, Scenario};
 /// The fuzz targets, by the names `fuzz/fuzz_targets/` gives them.
 pub const TARGETS: &[&str] = &["direct", "iova", "iommu"];
 
-/// Decodes a fuzz input of `target` into the scenario the target ran.
+/// The prefix of a fuzz input that holds scenario text instead of generator bytes: how the
+/// corpus seeds the fuzzers (`dmadiff seeds`).
+pub const TEXT_INPUT: &[u8] = b"#dmadiff-scenario\n";
+
+/// Decodes a fuzz input of `target` into the scenario the target ran: scenario text after
+/// [`TEXT_INPUT`], else bytes for the target's generator.
 pub fn import(target: &str, bytes: &[u8]) -> Result<Scenario, String> {
+    if !TARGETS.contains(&target) {
+        return Err(format!("unknown fuzz target `{target}`; expected one of: {}", TARGETS.join(", ")));
+    }
+    if let Some(text) = bytes.strip_prefix(TEXT_INPUT) {
+        let text = std::str::from_utf8(text).map_err(|e| format!("a text input that is not UTF-8: {e}"))?;
+        return parse_str(text, "fuzz input").map_err(|e| e.to_string());
+    }
     let mut u = Unstructured::new(bytes);
     let sc = match target {
         "direct" => Scenario::arbitrary(&mut u),
@@ -21,6 +33,23 @@ pub fn import(target: &str, bytes: &[u8]) -> Result<Scenario, String> {
         _ => return Err(format!("unknown fuzz target `{target}`; expected one of: {}", TARGETS.join(", "))),
     };
     sc.map_err(|e| format!("the input does not decode into a scenario for `{target}`: {e}"))
+}
+
+/// Whether a corpus scenario seeds `target`: every one seeds `direct` (the mixed target),
+/// allocator-level iova scenarios seed `iova`, scenarios behind a DMA domain seed `iommu`.
+pub fn seeds_target(sc: &Scenario, target: &str) -> bool {
+    match target {
+        "iova" => sc.ops.iter().any(|o| matches!(o, Op::IovaInit { .. })),
+        "iommu" => sc.config.iommu.as_ref().is_some_and(|i| i.domain != crate::scenario::IommuDomainType::Identity),
+        _ => true,
+    }
+}
+
+/// The fuzz input that seeds a target with `sc`.
+pub fn seed_input(sc: &Scenario) -> Vec<u8> {
+    let mut v = TEXT_INPUT.to_vec();
+    v.extend_from_slice(sc.to_string().as_bytes());
+    v
 }
 
 /// What kind of finding a verdict is, for "the same finding still reproduces": the verdict
@@ -150,6 +179,23 @@ mod tests {
         let iova = import("iova", &bytes).unwrap();
         assert!(matches!(iova.ops.first(), Some(Op::IovaInit { .. })));
         assert!(import("scatterlist", &bytes).unwrap_err().contains("unknown fuzz target"));
+    }
+
+    #[test]
+    fn corpus_seeds_are_text_inputs_that_import_back() {
+        let sc = parse_str(
+            "expect dma_debug=size-mismatch\nram start=0x80000000 size=0x10000\niova_init(0x1000, 1)\nn = alloc_iova(1, 0xfffff, true)\n",
+            "seed",
+        )
+        .unwrap();
+        let seed = seed_input(&sc);
+        assert!(seed.starts_with(TEXT_INPUT));
+        assert_eq!(import("iova", &seed).unwrap(), sc);
+        assert!(seeds_target(&sc, "iova") && seeds_target(&sc, "direct") && !seeds_target(&sc, "iommu"));
+        // A mutation that breaks the text is not a scenario.
+        let mut broken = seed.clone();
+        broken.extend_from_slice(b"dma_map_phys(\n");
+        assert!(import("iova", &broken).is_err());
     }
 
     #[test]

@@ -38,6 +38,9 @@ enum Cmd {
         /// Runs per batch.
         #[arg(long, default_value_t = 200)]
         runs: u32,
+        /// Seconds of generated inputs per fuzz target for the throughput figures.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
     },
     /// Decode a fuzz input (a crash or corpus file of a cargo-fuzz target) into a readable
     /// scenario on stdout.
@@ -46,6 +49,16 @@ enum Cmd {
         #[arg(long, default_value = "direct")]
         target: String,
         file: PathBuf,
+    },
+    /// Write corpus scenarios as seed inputs of the cargo-fuzz targets
+    /// (fuzz/corpus/<target>/<scenario>.seed).
+    Seeds {
+        /// Scenario files or folders.
+        #[arg(long, default_value = "corpus")]
+        from: PathBuf,
+        /// The cargo-fuzz corpus folder.
+        #[arg(long, default_value = "fuzz/corpus")]
+        to: PathBuf,
     },
     /// Shrink a scenario with a finding (unexpected divergence, integrity or invariant
     /// failure) while the same finding reproduces; print the result on stdout.
@@ -216,6 +229,45 @@ fn import(target: &str, file: &Path) -> ExitCode {
     }
 }
 
+fn seeds(from: &Path, to: &Path) -> ExitCode {
+    let files = match collect(&[from.to_path_buf()]) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut written = vec![0usize; dmadiff::minimize::TARGETS.len()];
+    for f in &files {
+        let sc = match parse_file(f) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        let name = f.strip_prefix(from).unwrap_or(f).display().to_string().replace('/', "__").replace(".scn", ".seed");
+        for (t, n) in dmadiff::minimize::TARGETS.iter().zip(written.iter_mut()) {
+            if !dmadiff::minimize::seeds_target(&sc, t) {
+                continue;
+            }
+            let dir = to.join(t);
+            let out = dir.join(&name);
+            if let Err(e) =
+                std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&out, dmadiff::minimize::seed_input(&sc)))
+            {
+                eprintln!("{}: {e}", out.display());
+                return ExitCode::from(2);
+            }
+            *n += 1;
+        }
+    }
+    for (t, n) in dmadiff::minimize::TARGETS.iter().zip(&written) {
+        println!("{t}: {n} seed(s) in {}", to.join(t).display());
+    }
+    ExitCode::SUCCESS
+}
+
 fn minimize(file: &Path) -> ExitCode {
     let sc = match parse_file(file) {
         Ok(s) => s,
@@ -255,11 +307,14 @@ fn main() -> ExitCode {
         Cmd::Explain { file, stacked } => explain(&file, stacked),
         Cmd::Import { target, file } => import(&target, &file),
         Cmd::Minimize { file } => minimize(&file),
-        Cmd::Bench { runs } => {
+        Cmd::Seeds { from, to } => seeds(&from, &to),
+        Cmd::Bench { runs, secs } => {
             println!("swiotlb: cost against pool size");
             dmadiff::bench::print(&dmadiff::bench::swiotlb_pool_sizes(runs));
             println!("iommu: cost against address-space size");
             dmadiff::bench::print(&dmadiff::bench::iommu_address_spaces(runs));
+            println!("fuzz targets: executions per second on one core (no sanitizer), and where the time goes");
+            dmadiff::bench::print_targets(&dmadiff::bench::fuzz_targets(secs));
             ExitCode::SUCCESS
         }
     }
