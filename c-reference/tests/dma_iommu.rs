@@ -4,11 +4,9 @@
 //! the kernel's rules (iova.c's top-down, size-aligned search and its rcache; dma-iommu.c's
 //! SAC trick and flush queue); the arithmetic is in the comments.
 
-use std::collections::{BTreeMap, HashMap};
-
 use dmadiff_cref::{
-    BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, Hooks, IommuConfig, IommuDomainType, IovaDomainId,
-    LegacyModel, PciWindow, ReportKind, ResvRegion, ResvType, SwiotlbConfig, SwiotlbMode,
+    BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, IommuConfig, IommuDomainType, IovaDomainId, LegacyModel,
+    PciWindow, ResvRegion, ResvType, SwiotlbConfig, SwiotlbMode,
 };
 
 mod common;
@@ -34,117 +32,8 @@ const RAM: u64 = 0x4000_0000;
 /// The swiotlb pool of the bounce tests.
 const POOL: u64 = 0x8000_0000;
 
-/// A recording platform with a page table: one extent per successful iommu_map(), 4K granule.
-#[derive(Default)]
-struct Plat {
-    events: Vec<String>,
-    mem: HashMap<u64, u8>,
-    /// iova -> (phys, size, prot)
-    table: BTreeMap<u64, (u64, u64, i32)>,
-    /// The next iommu_map() fails with -ENOMEM.
-    fail_next_map: bool,
-}
-
-impl Plat {
-    fn write(&mut self, addr: u64, bytes: &[u8]) {
-        for (i, b) in bytes.iter().enumerate() {
-            self.mem.insert(addr + i as u64, *b);
-        }
-    }
-    fn read(&self, addr: u64, len: u64) -> Vec<u8> {
-        (0..len).map(|i| *self.mem.get(&(addr + i)).unwrap_or(&0)).collect()
-    }
-    fn lookup(&self, iova: u64) -> Option<(u64, u64, u64, i32)> {
-        self.table.range(..=iova).next_back().filter(|(s, e)| iova - **s < e.1).map(|(s, e)| (*s, e.0, e.1, e.2))
-    }
-}
-
-impl Hooks for Plat {
-    fn arch_sync_dma_for_device(&mut self, paddr: u64, size: u64, dir: u32) {
-        self.events.push(format!("for_device {paddr:#x} {size:#x} {dir}"));
-    }
-    fn arch_sync_dma_for_cpu(&mut self, paddr: u64, size: u64, dir: u32) {
-        self.events.push(format!("for_cpu {paddr:#x} {size:#x} {dir}"));
-    }
-    fn arch_sync_dma_for_cpu_all(&mut self) {
-        self.events.push("for_cpu_all".to_string());
-    }
-    fn arch_dma_mark_clean(&mut self, paddr: u64, size: u64) {
-        self.events.push(format!("mark_clean {paddr:#x} {size:#x}"));
-    }
-    fn pfn_valid(&mut self, _pfn: u64) -> bool {
-        true
-    }
-    fn is_pci_p2pdma_page(&mut self, _pfn: u64) -> bool {
-        false
-    }
-    fn trace_dma_map(&mut self, event: &str, phys: u64, dma: u64, size: u64, dir: u32, attrs: u64) {
-        self.events
-            .push(format!("trace {event} phys={phys:#x} dma={dma:#x} size={size:#x} dir={dir} attrs={attrs:#x}"));
-    }
-    fn trace_dma_unmap(&mut self, event: &str, addr: u64, size: u64, dir: u32, attrs: u64) {
-        self.events.push(format!("trace {event} addr={addr:#x} size={size:#x} dir={dir} attrs={attrs:#x}"));
-    }
-    fn trace_dma_sync_single(&mut self, event: &str, addr: u64, size: u64, dir: u32) {
-        self.events.push(format!("trace {event} addr={addr:#x} size={size:#x} dir={dir}"));
-    }
-    fn report(&mut self, kind: ReportKind, func: &str, text: &str) {
-        self.events.push(format!("{kind:?} {func}: {text}"));
-    }
-    fn cpu_memcpy(&mut self, dst: u64, src: u64, size: u64) {
-        self.events.push(format!("memcpy {dst:#x} <- {src:#x} {size:#x}"));
-        let bytes = self.read(src, size);
-        self.write(dst, &bytes);
-    }
-    fn cpu_memset(&mut self, dst: u64, value: u8, size: u64) {
-        self.events.push(format!("memset {dst:#x} {value:#x} {size:#x}"));
-        self.write(dst, &vec![value; size as usize]);
-    }
-    fn boot_memzero(&mut self, start: u64, size: u64) {
-        self.events.push(format!("memzero {start:#x} {size:#x}"));
-    }
-    fn trace_swiotlb_bounced(&mut self, dev_addr: u64, size: u64, force: bool) {
-        self.events.push(format!("trace swiotlb_bounced dev_addr={dev_addr:#x} size={size:#x} force={force}"));
-    }
-    fn iommu_map(&mut self, iova: u64, paddr: u64, size: u64, prot: i32) -> i32 {
-        self.events.push(format!("map {iova:#x} {paddr:#x} {size:#x} prot={prot:#x}"));
-        if std::mem::take(&mut self.fail_next_map) {
-            return -12;
-        }
-        if (iova | paddr | size) & 0xfff != 0 {
-            return -22;
-        }
-        if size == 0 {
-            return 0;
-        }
-        // (the top granule of a 64-bit space ends at 2^64: compare offsets, not ends)
-        let overlaps =
-            self.table.range(..=iova + (size - 1)).next_back().is_some_and(|(s, e)| iova - s < e.1 || *s >= iova);
-        if overlaps {
-            return -17;
-        }
-        self.table.insert(iova, (paddr, size, prot));
-        0
-    }
-    fn iommu_unmap(&mut self, iova: u64, size: u64) -> u64 {
-        self.events.push(format!("unmap {iova:#x} {size:#x}"));
-        let mut done = 0;
-        while done < size {
-            let Some((_, sz, _)) = self.table.remove(&(iova.wrapping_add(done))) else { break };
-            done += sz;
-        }
-        done
-    }
-    fn iommu_iova_to_phys(&mut self, iova: u64) -> u64 {
-        self.lookup(iova).map_or(0, |(s, phys, _, _)| phys + (iova - s))
-    }
-    fn iommu_iotlb_sync(&mut self, start: u64, end: u64) {
-        self.events.push(format!("iotlb_sync {start:#x}-{end:#x}"));
-    }
-    fn iommu_flush_iotlb_all(&mut self) {
-        self.events.push("flush_all".to_string());
-    }
-}
+/// The recording platform, with its mock page table (tests/common).
+use common::Rec as Plat;
 
 /// An SMMU-like domain: 4K granule (plus 2M and 1G), 48-bit aperture, force_aperture.
 fn iommu(domain: IommuDomainType) -> IommuConfig {

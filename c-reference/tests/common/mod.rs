@@ -1,8 +1,9 @@
-//! What both C-model test files use: the recording platform (every hook call becomes one
-//! line of text, and cpu_memcpy copies within a sparse byte memory) and the base device.
+//! What the C-model test files share: the recording platform (every hook call becomes one
+//! line of text, cpu_memcpy copies within a sparse byte memory, and a mock IOMMU page table
+//! of one extent per map) and the base device.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use dmadiff_cref::{DeviceConfig, Hooks, IommuConfig, ReportKind, SwiotlbConfig, SwiotlbMode};
 
@@ -35,6 +36,10 @@ pub struct Rec {
     pub events: Vec<String>,
     pub mem: HashMap<u64, u8>,
     pub p2p_pfns: Vec<u64>,
+    /// The IOMMU page table: iova -> (phys, size, prot), one extent per successful map (4K granule).
+    pub table: BTreeMap<u64, (u64, u64, i32)>,
+    /// The next iommu_map() fails with -ENOMEM.
+    pub fail_next_map: bool,
 }
 
 impl Rec {
@@ -45,6 +50,10 @@ impl Rec {
     }
     pub fn read(&self, addr: u64, len: u64) -> Vec<u8> {
         (0..len).map(|i| *self.mem.get(&(addr + i)).unwrap_or(&0)).collect()
+    }
+    /// The extent holding `iova`: (iova start, phys, size, prot).
+    pub fn lookup(&self, iova: u64) -> Option<(u64, u64, u64, i32)> {
+        self.table.range(..=iova).next_back().filter(|(s, e)| iova - **s < e.1).map(|(s, e)| (*s, e.0, e.1, e.2))
     }
 }
 
@@ -96,5 +105,43 @@ impl Hooks for Rec {
     }
     fn trace_swiotlb_bounced(&mut self, dev_addr: u64, size: u64, force: bool) {
         self.events.push(format!("trace swiotlb_bounced dev_addr={dev_addr:#x} size={size:#x} force={force}"));
+    }
+    fn iommu_map(&mut self, iova: u64, paddr: u64, size: u64, prot: i32) -> i32 {
+        self.events.push(format!("map {iova:#x} {paddr:#x} {size:#x} prot={prot:#x}"));
+        if std::mem::take(&mut self.fail_next_map) {
+            return -12;
+        }
+        if (iova | paddr | size) & 0xfff != 0 {
+            return -22;
+        }
+        if size == 0 {
+            return 0;
+        }
+        // (the top granule of a 64-bit space ends at 2^64: compare offsets, not ends)
+        let overlaps =
+            self.table.range(..=iova + (size - 1)).next_back().is_some_and(|(s, e)| iova - s < e.1 || *s >= iova);
+        if overlaps {
+            return -17;
+        }
+        self.table.insert(iova, (paddr, size, prot));
+        0
+    }
+    fn iommu_unmap(&mut self, iova: u64, size: u64) -> u64 {
+        self.events.push(format!("unmap {iova:#x} {size:#x}"));
+        let mut done = 0;
+        while done < size {
+            let Some((_, sz, _)) = self.table.remove(&(iova.wrapping_add(done))) else { break };
+            done += sz;
+        }
+        done
+    }
+    fn iommu_iova_to_phys(&mut self, iova: u64) -> u64 {
+        self.lookup(iova).map_or(0, |(s, phys, _, _)| phys + (iova - s))
+    }
+    fn iommu_iotlb_sync(&mut self, start: u64, end: u64) {
+        self.events.push(format!("iotlb_sync {start:#x}-{end:#x}"));
+    }
+    fn iommu_flush_iotlb_all(&mut self) {
+        self.events.push("flush_all".to_string());
     }
 }

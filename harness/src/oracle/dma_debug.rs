@@ -389,21 +389,29 @@ impl DmaDebug {
         match *call {
             ApiCall::MapPhys { phys, size, dir, attrs } => {
                 if !legacy {
-                    self.dma_map_phys(phys.0, size, dir, attrs, result, &mut out);
+                    self.map_front_end(EntryType::Phy, phys.0, size, dir, attrs, result, &mut out);
                 } else if attrs.contains(DmaAttrs::MMIO) {
                     // dmadiff_compat_map_phys(): a v6.16 driver maps MMIO with dma_map_resource()
-                    self.dma_map_resource(phys.0, size, dir, attrs.without(DmaAttrs::MMIO), result, &mut out);
+                    self.map_front_end(
+                        EntryType::Resource,
+                        phys.0,
+                        size,
+                        dir,
+                        attrs.without(DmaAttrs::MMIO),
+                        result,
+                        &mut out,
+                    );
                 } else {
-                    self.dma_map_page_attrs(phys.0, size, dir, attrs, result, &mut out);
+                    self.map_front_end(EntryType::Single, phys.0, size, dir, attrs, result, &mut out);
                 }
             }
             ApiCall::MapPageAttrs { page, offset, size, dir, attrs } => {
                 let phys = page.0.wrapping_add(offset);
                 if legacy {
-                    self.dma_map_page_attrs(phys, size, dir, attrs, result, &mut out);
+                    self.map_front_end(EntryType::Single, phys, size, dir, attrs, result, &mut out);
                 } else if !attrs.contains(DmaAttrs::MMIO) {
                     // v6.18 dma_map_page_attrs() refuses MMIO before anything else, silently.
-                    self.dma_map_phys(phys, size, dir, attrs, result, &mut out);
+                    self.map_front_end(EntryType::Phy, phys, size, dir, attrs, result, &mut out);
                 }
             }
             ApiCall::MapSingle { ptr, size, dir, attrs } => {
@@ -413,18 +421,18 @@ impl DmaDebug {
                     return out;
                 }
                 if legacy {
-                    self.dma_map_page_attrs(ptr, size, dir, attrs, result, &mut out);
+                    self.map_front_end(EntryType::Single, ptr, size, dir, attrs, result, &mut out);
                 } else if !attrs.contains(DmaAttrs::MMIO) {
-                    self.dma_map_phys(ptr, size, dir, attrs, result, &mut out);
+                    self.map_front_end(EntryType::Phy, ptr, size, dir, attrs, result, &mut out);
                 }
             }
             ApiCall::MapResource { phys, size, dir, attrs } => {
                 if legacy {
-                    self.dma_map_resource(phys.0, size, dir, attrs, result, &mut out);
+                    self.map_front_end(EntryType::Resource, phys.0, size, dir, attrs, result, &mut out);
                 } else {
                     // v6.18's CONFIG_DMA_API_DEBUG pfn_valid() refusal returns an error before
                     // dma_map_phys(); error results are never recorded in P, so it needs no case.
-                    self.dma_map_phys(phys.0, size, dir, attrs | DmaAttrs::MMIO, result, &mut out);
+                    self.map_front_end(EntryType::Phy, phys.0, size, dir, attrs | DmaAttrs::MMIO, result, &mut out);
                 }
             }
             ApiCall::UnmapPhys { addr, size, dir, attrs } => {
@@ -546,28 +554,14 @@ impl DmaDebug {
 
     // ---- the front ends, up to their debug hook ---------------------------------------------
 
-    /// models dma_map_page_attrs() (v6.16) up to debug_dma_map_page()
-    fn dma_map_page_attrs(
+    /// models the map front ends up to their debug hook: v6.16 dma_map_page_attrs() (hook
+    /// debug_dma_map_page(), `ty` Single) and dma_map_resource() (debug_dma_map_resource(),
+    /// Resource), v6.18 dma_map_phys() (debug_dma_map_phys(), Phy). The direction BUG_ON and
+    /// the WARN_ON_ONCE(!dev->dma_mask) return before the hook.
+    #[allow(clippy::too_many_arguments)]
+    fn map_front_end(
         &mut self,
-        phys: u64,
-        size: u64,
-        dir: DmaDir,
-        attrs: DmaAttrs,
-        result: &ApiResult,
-        out: &mut Vec<DebugReport>,
-    ) {
-        // BUG_ON(!valid_dma_direction(dir)); WARN_ON_ONCE(!dev->dma_mask) returns early.
-        if !dir.is_valid() || !self.has_dma_mask {
-            return;
-        }
-        if let ApiResult::Dma(addr) = *result {
-            self.debug_dma_map_page(phys, size, dir, addr, attrs, out);
-        }
-    }
-
-    /// models dma_map_resource() (v6.16) up to debug_dma_map_resource()
-    fn dma_map_resource(
-        &mut self,
+        ty: EntryType,
         phys: u64,
         size: u64,
         dir: DmaDir,
@@ -579,25 +573,12 @@ impl DmaDebug {
             return;
         }
         if let ApiResult::Dma(addr) = *result {
-            self.debug_dma_map_resource(phys, size, dir, addr, attrs, out);
-        }
-    }
-
-    /// models dma_map_phys() (v6.18) up to debug_dma_map_phys()
-    fn dma_map_phys(
-        &mut self,
-        phys: u64,
-        size: u64,
-        dir: DmaDir,
-        attrs: DmaAttrs,
-        result: &ApiResult,
-        out: &mut Vec<DebugReport>,
-    ) {
-        if !dir.is_valid() || !self.has_dma_mask {
-            return;
-        }
-        if let ApiResult::Dma(addr) = *result {
-            self.debug_dma_map_phys(phys, size, dir, addr, attrs, out);
+            match ty {
+                EntryType::Resource => self.debug_dma_map_resource(phys, size, dir, addr, attrs, out),
+                EntryType::Phy => self.debug_dma_map_phys(phys, size, dir, addr, attrs, out),
+                EntryType::Single => self.debug_dma_map_page(phys, size, dir, addr, attrs, out),
+                EntryType::Sg | EntryType::Coherent => unreachable!("no single-mapping front end records {ty:?}"),
+            }
         }
     }
 
