@@ -33,6 +33,9 @@ pub struct Mapping {
     /// The device's DMA parameters changed while it was live: its unmap and syncs no longer
     /// find the slots it was placed in (misuse, outside the contract).
     pub tainted: bool,
+    /// The buffer is not memory at all (no RAM or MMIO there): it has no contents the
+    /// contract could speak of.
+    pub unbacked: bool,
     /// Where the device sees the buffer (the bounce slot when bounced), as the bus or the
     /// IOMMU translated `dma` right after the map.
     pub target: Option<PhysAddr>,
@@ -63,6 +66,7 @@ impl Mapping {
             mapped: !dma.is_error(),
             live: true,
             tainted: false,
+            unbacked: false,
             target: None,
         }
     }
@@ -73,7 +77,11 @@ impl Mapping {
     /// them; allocator-level buffers and mappings whose device parameters changed are outside
     /// it too.
     pub fn in_ownership_contract(&self) -> bool {
-        !self.allocator_level && !self.tainted && self.kind != MapKind::Resource && !self.attrs.contains(DmaAttrs::MMIO)
+        !self.allocator_level
+            && !self.tainted
+            && !self.unbacked
+            && self.kind != MapKind::Resource
+            && !self.attrs.contains(DmaAttrs::MMIO)
     }
 
     /// An unmap of `kind` with these resolved arguments is the exact inverse of this map.
@@ -308,6 +316,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 };
                 let res = call(&mut be, &mut plat, c);
                 let mut m = Mapping::made(*kind, false, phys.wrapping_add(*offset), *size, *dir, *attrs, res);
+                m.unbacked = !plat.is_backed(m.phys, m.size);
                 if m.mapped {
                     // Where the device will go: a bounce slot when the bus lands in the pool.
                     m.target = plat.device_target(m.dma, m.size);
@@ -446,8 +455,10 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
             }
             Op::CpuWrite { phys, size, seed } => {
                 let data = pattern(*seed, (*size).min(MAX_ACCESS));
-                plat.cpu_write(*phys, &data);
-                findings.extend(oracle.observe(index, Access::CpuWrite { phys: *phys, data: &data }));
+                // A store that faulted changed nothing.
+                if plat.cpu_write(*phys, &data) {
+                    findings.extend(oracle.observe(index, Access::CpuWrite { phys: *phys, data: &data }));
+                }
                 Outcome::Void
             }
             Op::CpuRead { phys, size } => {

@@ -458,6 +458,7 @@ mod tests {
             mapped: true,
             live: true,
             tainted: false,
+            unbacked: false,
             target: Some(PhysAddr(phys)),
         }
     }

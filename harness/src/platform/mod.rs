@@ -280,14 +280,24 @@ impl Platform {
     // ---- CPU and device accesses --------------------------------------------------------
 
     /// A CPU store: cached for RAM, uncached for MMIO.
-    pub fn cpu_write(&mut self, phys: PhysAddr, data: &[u8]) {
+    /// A CPU store; returns false when nothing was there to store to (a fault).
+    pub fn cpu_write(&mut self, phys: PhysAddr, data: &[u8]) -> bool {
         match self.mem.backing(phys, data.len() as u64) {
             Backing::Ram => self.cache.cpu_write(&self.mem, phys.0, data),
             Backing::Mmio => self.mem.write(phys.0, data),
-            Backing::None => self
-                .events
-                .push(Event::Fault { what: format!("CPU store to {phys}+{:#x}: no RAM or MMIO there", data.len()) }),
+            Backing::None => {
+                self.events.push(Event::Fault {
+                    what: format!("CPU store to {phys}+{:#x}: no RAM or MMIO there", data.len()),
+                });
+                return false;
+            }
         }
+        true
+    }
+
+    /// `[phys, phys + len)` is RAM or MMIO: memory a buffer can live in.
+    pub fn is_backed(&self, phys: PhysAddr, len: u64) -> bool {
+        self.mem.backing(phys, len.max(1)) != Backing::None
     }
 
     /// A CPU load; an unbacked address reads as all ones, faults and returns false.
