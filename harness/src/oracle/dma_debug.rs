@@ -223,6 +223,11 @@ impl Entry {
     fn reference(ty: EntryType, dev_addr: DmaAddr, size: u64, dir: DmaDir) -> Entry {
         Entry { dev_addr: dev_addr.0, size, ty, dir, sg_call_ents: 0, paddr: 0, map_err: MapErr::NotApplicable }
     }
+
+    /// The entry a single-mapping hook records: its dma_mapping_error() is not checked yet.
+    fn mapped(ty: EntryType, dev_addr: DmaAddr, size: u64, dir: DmaDir, paddr: u64) -> Entry {
+        Entry { paddr, map_err: MapErr::NotChecked, ..Entry::reference(ty, dev_addr, size, dir) }
+    }
 }
 
 /// models hash_fn()
@@ -621,15 +626,7 @@ impl DmaDebug {
         if !self.dma_entry_alloc(out) {
             return;
         }
-        let entry = Entry {
-            dev_addr: addr.0,
-            size,
-            ty: EntryType::Single,
-            dir,
-            sg_call_ents: 0,
-            paddr: phys,
-            map_err: MapErr::NotChecked,
-        };
+        let entry = Entry::mapped(EntryType::Single, addr, size, dir, phys);
         self.check_for_stack(phys, out);
         // !PageHighMem(page): no highmem on 64-bit.
         self.check_for_illegal_area(phys, size, out);
@@ -650,15 +647,7 @@ impl DmaDebug {
         if !self.dma_entry_alloc(out) {
             return;
         }
-        let entry = Entry {
-            dev_addr: addr.0,
-            size,
-            ty: EntryType::Resource,
-            dir,
-            sg_call_ents: 0,
-            paddr: phys,
-            map_err: MapErr::NotChecked,
-        };
+        let entry = Entry::mapped(EntryType::Resource, addr, size, dir, phys);
         self.add_dma_entry(entry, attrs, out);
     }
 
@@ -678,15 +667,7 @@ impl DmaDebug {
         if !self.dma_entry_alloc(out) {
             return;
         }
-        let entry = Entry {
-            dev_addr: addr.0,
-            size,
-            ty: EntryType::Phy,
-            dir,
-            sg_call_ents: 0,
-            paddr: phys,
-            map_err: MapErr::NotChecked,
-        };
+        let entry = Entry::mapped(EntryType::Phy, addr, size, dir, phys);
         // Non-MMIO maps run check_for_stack() and, unless PhysHighMem(), check_for_illegal_area();
         // the 2026 class 7 RAM check is not in v6.18.
         if !attrs.contains(DmaAttrs::MMIO) {
