@@ -105,4 +105,26 @@ static inline bool dma_capable(struct device *dev, dma_addr_t addr, size_t size,
 dma_addr_t dma_direct_map_resource(struct device *dev, phys_addr_t paddr,
 		size_t size, enum dma_data_direction dir, unsigned long attrs);
 
+/* models dma_range_map_min() in include/linux/dma-direct.h */
+static inline dma_addr_t dma_range_map_min(const struct bus_dma_region *map)
+{
+	dma_addr_t ret = (dma_addr_t)~0ULL;
+
+	for (; map->size; map++)
+		if (map->dma_start < ret)
+			ret = map->dma_start;
+	return ret;
+}
+
+/* models dma_range_map_max() in include/linux/dma-direct.h */
+static inline dma_addr_t dma_range_map_max(const struct bus_dma_region *map)
+{
+	dma_addr_t ret = 0;
+
+	for (; map->size; map++)
+		if (map->dma_start + map->size - 1 > ret)
+			ret = map->dma_start + map->size - 1;
+	return ret;
+}
+
 #endif /* DMADIFF_DMA_DIRECT_H */

@@ -23,7 +23,6 @@
  *  - iommu_get_resv_regions() and the host bridge's windows are the boot
  *    configuration in dev->iommu; the bridge's dma_ranges are not modelled.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,83 +43,9 @@
 #define EINVAL		22
 #endif
 
-/* include/linux/dma-mapping.h */
-#ifndef DMA_BIT_MASK
-#define DMA_BIT_MASK(n)	(((n) == 64) ? ~0ULL : ((1ULL << (n)) - 1))
-#endif
-
 /* enum iommu_resv_type of include/linux/iommu.h */
 #define IOMMU_RESV_MSI		DMADIFF_IOMMU_RESV_MSI
 #define IOMMU_RESV_SW_MSI	DMADIFF_IOMMU_RESV_SW_MSI
-
-/* WARN_ON(cond) of include/asm-generic/bug.h: reports every time; evaluates to cond */
-#define WARN_ON(dev, condition) ({					\
-	bool __ret_warn_on = !!(condition);				\
-	if (unlikely(__ret_warn_on))					\
-		dmadiff_report(dev, DMADIFF_REPORT_WARN_ON_ALWAYS, __func__,	\
-			       #condition);				\
-	unlikely(__ret_warn_on);					\
-})
-
-/* dev_warn_once() of include/linux/dev_printk.h */
-#define dev_warn_once(dev, format, ...) do {				\
-	if (dmadiff_once(dev, DMADIFF_SITE))				\
-		dmadiff_dev_report(dev, DMADIFF_REPORT_DEV_WARNING,	\
-				   __func__, format, ##__VA_ARGS__);	\
-} while (0)
-
-/* dev_notice() of include/linux/dev_printk.h: a message, no backtrace */
-#define dev_notice(dev, format, ...)					\
-	dmadiff_dev_report(dev, DMADIFF_REPORT_DEV_WARNING, __func__,	\
-			   format, ##__VA_ARGS__)
-
-/* pr_warn() of include/linux/printk.h (dma-iommu.c has no pr_fmt): no "drv dev: " prefix */
-static void __attribute__((format(printf, 3, 4)))
-dmadiff_pr_warn(struct device *dev, const char *func, const char *fmt, ...)
-{
-	char buf[256];
-	size_t len;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	len = strlen(buf);
-	if (len && buf[len - 1] == '\n')
-		buf[len - 1] = '\0';
-	dmadiff_report(dev, DMADIFF_REPORT_DEV_WARNING, func, buf);
-}
-#define pr_warn(dev, fmt, ...)	dmadiff_pr_warn(dev, __func__, fmt, ##__VA_ARGS__)
-
-/* models dma_get_mask() in include/linux/dma-mapping.h */
-static inline u64 dma_get_mask(struct device *dev)
-{
-	if (dev->dma_mask && *dev->dma_mask)
-		return *dev->dma_mask;
-	return DMA_BIT_MASK(32);
-}
-
-/* models dma_range_map_min() in include/linux/dma-direct.h */
-static inline dma_addr_t dma_range_map_min(const struct bus_dma_region *map)
-{
-	dma_addr_t ret = (dma_addr_t)~0ULL;
-
-	for (; map->size; map++)
-		if (map->dma_start < ret)
-			ret = map->dma_start;
-	return ret;
-}
-
-/* models dma_range_map_max() in include/linux/dma-direct.h */
-static inline dma_addr_t dma_range_map_max(const struct bus_dma_region *map)
-{
-	dma_addr_t ret = 0;
-
-	for (; map->size; map++)
-		if (map->dma_start + map->size - 1 > ret)
-			ret = map->dma_start + map->size - 1;
-	return ret;
-}
 
 /* models __ffs() (word != 0) */
 static inline unsigned long __ffs(unsigned long word)

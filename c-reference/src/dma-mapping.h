@@ -91,6 +91,9 @@ static inline int valid_dma_direction(enum dma_data_direction dir)
 
 #define DMA_MAPPING_ERROR		(~(dma_addr_t)0)
 
+/* DMA_BIT_MASK() of include/linux/dma-mapping.h */
+#define DMA_BIT_MASK(n)	(((n) == 64) ? ~0ULL : ((1ULL << (n)) - 1))
+
 /* The kernel configuration this "boot" was built with (model-only). */
 struct dmadiff_kconfig {
 	bool dma_bounce_unaligned_kmalloc;	/* CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC */
@@ -186,6 +189,34 @@ _Noreturn void dmadiff_bug(struct device *dev, const char *func,
 	unlikely(__ret_do_once);					\
 })
 
+/* WARN_ON(cond) of include/asm-generic/bug.h: reports every time; evaluates to cond */
+#define WARN_ON(dev, condition) ({					\
+	bool __ret_warn_on = !!(condition);				\
+	if (unlikely(__ret_warn_on))					\
+		dmadiff_report(dev, DMADIFF_REPORT_WARN_ON_ALWAYS, __func__,	\
+			       #condition);				\
+	unlikely(__ret_warn_on);					\
+})
+
+/* dev_warn_once() of include/linux/dev_printk.h: a message, no backtrace */
+#define dev_warn_once(dev, format, ...) do {				\
+	if (dmadiff_once(dev, DMADIFF_SITE))				\
+		dmadiff_dev_report(dev, DMADIFF_REPORT_DEV_WARNING,	\
+				   __func__, format, ##__VA_ARGS__);	\
+} while (0)
+
+/* dev_notice() of include/linux/dev_printk.h: a message, no backtrace */
+#define dev_notice(dev, format, ...)					\
+	dmadiff_dev_report(dev, DMADIFF_REPORT_DEV_WARNING, __func__,	\
+			   format, ##__VA_ARGS__)
+
+/* pr_warn() of include/linux/printk.h without a pr_fmt: no "drv dev: " prefix */
+void dmadiff_pr_report(struct device *dev, enum dmadiff_report_kind kind,
+		       const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+#define pr_warn(dev, fmt, ...)	\
+	dmadiff_pr_report(dev, DMADIFF_REPORT_DEV_WARNING, __func__, fmt, ##__VA_ARGS__)
+
 /* dev_err_once() of include/linux/dev_printk.h */
 #define dev_err_once(dev, format, ...) do {				\
 	if (dmadiff_once(dev, DMADIFF_SITE))				\
@@ -246,6 +277,14 @@ void __dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 		size_t size, enum dma_data_direction dir);
 void __dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 		size_t size, enum dma_data_direction dir);
+
+/* models dma_get_mask() in include/linux/dma-mapping.h */
+static inline u64 dma_get_mask(struct device *dev)
+{
+	if (dev->dma_mask && *dev->dma_mask)
+		return *dev->dma_mask;
+	return DMA_BIT_MASK(32);
+}
 
 size_t dma_max_mapping_size(struct device *dev);
 size_t dma_opt_mapping_size(struct device *dev);

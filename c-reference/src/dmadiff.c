@@ -257,6 +257,23 @@ void dmadiff_dev_report(struct device *dev, enum dmadiff_report_kind kind,
 	dmadiff_report(dev, kind, func, ctx->msg);
 }
 
+/* pr_*() without a pr_fmt: the message alone, no "driver device: " */
+void dmadiff_pr_report(struct device *dev, enum dmadiff_report_kind kind,
+		       const char *func, const char *fmt, ...)
+{
+	struct dmadiff_ctx *ctx = dev->ctx;
+	size_t len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	dmadiff_vscnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
+	va_end(ap);
+	len = strlen(ctx->msg);
+	if (len && ctx->msg[len - 1] == '\n')
+		ctx->msg[len - 1] = '\0';
+	dmadiff_report(dev, kind, func, ctx->msg);
+}
+
 /* BUG(): the kernel would oops here, so the call ends now */
 _Noreturn void dmadiff_bug(struct device *dev, const char *func,
 			   const char *cond)

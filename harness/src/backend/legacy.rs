@@ -2,7 +2,7 @@
 
 use dmadiff_cref::{
     BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, IommuConfig, IommuDomainType, IovaDomainId, LegacyModel,
-    PciWindow, ResvRegion, ResvType, SwiotlbConfig, SwiotlbMode,
+    SwiotlbConfig, SwiotlbMode,
 };
 
 use super::{ApiCall, ApiResult, Backend, IovaTree, Side};
@@ -72,26 +72,8 @@ fn device_config(cfg: &Config) -> DeviceConfig {
                 deferred_flush: i.deferred_flush,
                 shadow_on_flush: i.shadow_on_flush,
                 forcedac: i.forcedac,
-                resv: i
-                    .resv
-                    .iter()
-                    .map(|r| ResvRegion {
-                        start: r.start,
-                        length: r.length,
-                        kind: match r.kind {
-                            scenario::ResvType::Direct => ResvType::Direct,
-                            scenario::ResvType::DirectRelaxable => ResvType::DirectRelaxable,
-                            scenario::ResvType::Reserved => ResvType::Reserved,
-                            scenario::ResvType::Msi => ResvType::Msi,
-                            scenario::ResvType::SwMsi => ResvType::SwMsi,
-                        },
-                    })
-                    .collect(),
-                pci_windows: i
-                    .pci_windows
-                    .iter()
-                    .map(|w| PciWindow { start: w.start, end: w.end, offset: w.offset })
-                    .collect(),
+                resv: i.resv.clone(),
+                pci_windows: i.pci_windows.clone(),
             },
         },
     }

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::diff::{normalised, Norm};
+use super::diff::{normalise, normalised, Norm};
 use crate::backend::ApiCall;
 use crate::exec::{OpRecord, Outcome, SideRun};
 use crate::platform::trace::{Event, ReportKind};
@@ -164,6 +164,22 @@ fn map_resource_debug_pfn_valid(sc: &Scenario, i: usize, _l: &SideRun, p: &SideR
         && p.events.iter().all(|e| matches!(e, Event::Report { kind: ReportKind::WarnOn, text, .. } if text == "pfn_valid(PHYS_PFN(phys_addr))"))
 }
 
+/// Op `i`'s results agree and so do its events once `ignored` ones are left out of both
+/// sides: the comparison the dma-debug divergences make beside their own condition.
+fn same_apart_from(lr: &OpRecord, pr: &OpRecord, ignored: impl Fn(&Event) -> bool) -> bool {
+    let kept =
+        |r: &OpRecord, v| -> Vec<Norm> { r.events.iter().filter(|e| !ignored(e)).map(|e| normalise(e, v)).collect() };
+    lr.outcome == pr.outcome && kept(lr, KernelVersion::V6_16) == kept(pr, KernelVersion::V6_18)
+}
+
+fn is_debug_report(e: &Event) -> bool {
+    matches!(e, Event::DmaDebug { .. })
+}
+
+fn is_debug_class(e: &Event, c: u8) -> bool {
+    matches!(e, Event::DmaDebug { class, .. } if *class == c)
+}
+
 /// v6.16's dma-debug reports a page/resource pairing (class 11); v6.18 has only "phy".
 fn dma_debug_page_resource_pairing(_: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
     let (lr, pr) = (&l.records[i], &p.records[i]);
@@ -172,31 +188,13 @@ fn dma_debug_page_resource_pairing(_: &Scenario, i: usize, l: &SideRun, p: &Side
             if (text.contains("[mapped as single] [unmapped as resource]")
                 || text.contains("[mapped as resource] [unmapped as single]")))
     };
-    let rest = |r: &OpRecord, v| {
-        let kept = OpRecord { events: r.events.iter().filter(|e| !pairing(e)).cloned().collect(), ..r.clone() };
-        normalised(&kept, v)
-    };
-    lr.outcome == pr.outcome
-        && lr.events.iter().any(pairing)
-        && rest(lr, KernelVersion::V6_16) == rest(pr, KernelVersion::V6_18)
-}
-
-/// The records of op `i` with every dma-debug report left out, normalised.
-fn without_debug(r: &OpRecord, v: KernelVersion) -> Vec<Norm> {
-    let kept = OpRecord {
-        events: r.events.iter().filter(|e| !matches!(e, Event::DmaDebug { .. })).cloned().collect(),
-        ..r.clone()
-    };
-    normalised(&kept, v)
+    lr.events.iter().any(pairing) && same_apart_from(lr, pr, pairing)
 }
 
 /// v6.16's debug_dma_map_resource() has no dma_mapping_error() call (nor its side effect).
 fn dma_debug_resource_map_hook(_: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
     let resource_before = l.records[..i].iter().any(|r| is_mmio_map(r.call) && r.outcome != Outcome::Bug);
-    let (lr, pr) = (&l.records[i], &p.records[i]);
-    resource_before
-        && lr.outcome == pr.outcome
-        && without_debug(lr, KernelVersion::V6_16) == without_debug(pr, KernelVersion::V6_18)
+    resource_before && same_apart_from(&l.records[i], &p.records[i], is_debug_report)
 }
 
 /// v6.18 (03521c892bb8) exempts kmalloc-bouncing configurations from the overlap report.
@@ -204,19 +202,8 @@ fn dma_debug_kmalloc_bounce_overlap(sc: &Scenario, i: usize, l: &SideRun, p: &Si
     let exempt = sc.config.arch.dma_bounce_unaligned_kmalloc()
         && sc.config.swiotlb.is_some_and(|s| s.mode != crate::scenario::SwiotlbMode::Off);
     let (lr, pr) = (&l.records[i], &p.records[i]);
-    let class4 = |r: &OpRecord| r.events.iter().any(|e| matches!(e, Event::DmaDebug { class: 4, .. }));
-    let rest = |r: &OpRecord, v| {
-        let kept = OpRecord {
-            events: r.events.iter().filter(|e| !matches!(e, Event::DmaDebug { class: 4, .. })).cloned().collect(),
-            ..r.clone()
-        };
-        normalised(&kept, v)
-    };
-    exempt
-        && class4(lr)
-        && !class4(pr)
-        && lr.outcome == pr.outcome
-        && rest(lr, KernelVersion::V6_16) == rest(pr, KernelVersion::V6_18)
+    let class4 = |r: &OpRecord| r.events.iter().any(|e| is_debug_class(e, 4));
+    exempt && class4(lr) && !class4(pr) && same_apart_from(lr, pr, |e| is_debug_class(e, 4))
 }
 
 /// v6.18's sync lookups use a "single" reference against "phy" entries: no perfect fit, so
@@ -224,9 +211,8 @@ fn dma_debug_kmalloc_bounce_overlap(sc: &Scenario, i: usize, l: &SideRun, p: &Si
 fn dma_debug_sync_ref_type(_: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
     let (lr, pr) = (&l.records[i], &p.records[i]);
     matches!(pr.call, Some(ApiCall::SyncForCpu { .. } | ApiCall::SyncForDevice { .. }))
-        && pr.events.iter().any(|e| matches!(e, Event::DmaDebug { .. }))
-        && lr.outcome == pr.outcome
-        && without_debug(lr, KernelVersion::V6_16) == without_debug(pr, KernelVersion::V6_18)
+        && pr.events.iter().any(is_debug_report)
+        && same_apart_from(lr, pr, is_debug_report)
 }
 
 /// MMIO through dma-iommu where a bounce would be needed: v6.16 maps, v6.18 refuses.

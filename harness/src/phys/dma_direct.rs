@@ -67,6 +67,20 @@ pub fn dma_capable(dev: &Device, addr: DmaAddr, size: u64, _is_ram: bool) -> boo
     end <= min_not_zero(dev.dma_mask.unwrap_or(0), dev.bus_dma_limit)
 }
 
+/// models dma_range_map_min() over the table up to its size-0 terminator.
+pub fn dma_range_map_min(dev: &Device) -> u64 {
+    dev.dma_range_map.iter().take_while(|m| m.size != 0).map(|m| m.dma_start).fold(u64::MAX, u64::min)
+}
+
+/// models dma_range_map_max() over the table up to its size-0 terminator.
+pub fn dma_range_map_max(dev: &Device) -> u64 {
+    dev.dma_range_map
+        .iter()
+        .take_while(|m| m.size != 0)
+        .map(|m| m.dma_start.wrapping_add(m.size).wrapping_sub(1))
+        .fold(0, u64::max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

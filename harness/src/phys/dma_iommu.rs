@@ -12,12 +12,13 @@
 use std::collections::VecDeque;
 
 use super::device::Device;
-use super::dma_direct::min_not_zero;
+use super::dma_direct::{dma_range_map_max, dma_range_map_min, min_not_zero};
 use super::dma_map_ops::{dev_is_dma_coherent, dma_kmalloc_needs_bounce};
 use super::iommu::{
     iommu_flush_iotlb_all, iommu_iotlb_sync, iommu_iova_to_phys, iommu_map, iommu_unmap_fast, IotlbGather,
 };
 use super::iova::{iova_rcache_range, IovaDomain, ReserveResult};
+use super::mapping::dma_get_mask;
 use super::swiotlb::{
     dma_get_min_align_mask, is_swiotlb_active, is_swiotlb_force_bounce, swiotlb_max_mapping_size,
     swiotlb_sync_single_for_cpu, swiotlb_sync_single_for_device, swiotlb_tbl_map_single, swiotlb_tbl_unmap_single,
@@ -175,11 +176,6 @@ fn iova_off(dev: &Device, x: u64) -> u64 {
     cookie(dev).iovad.iova_offset(x)
 }
 
-/// models dma_get_mask(): *dev->dma_mask, or DMA_BIT_MASK(32) when unset or zero.
-fn dma_get_mask(dev: &Device) -> u64 {
-    dev.dma_mask.filter(|&m| m != 0).unwrap_or(DMA_BIT_MASK_32)
-}
-
 /// models __bits_per() (bits_per() of a non-constant)
 fn bits_per(n: u64) -> u32 {
     if n < 2 {
@@ -331,20 +327,6 @@ fn iova_reserve_iommu_regions(dev: &mut Device, plat: &mut Platform) -> Result<(
         // only iommu_dma_sw_msi() reads (not modelled).
     }
     Ok(())
-}
-
-/// models dma_range_map_min() over the table up to its size-0 terminator.
-fn dma_range_map_min(dev: &Device) -> u64 {
-    dev.dma_range_map.iter().take_while(|m| m.size != 0).map(|m| m.dma_start).fold(u64::MAX, u64::min)
-}
-
-/// models dma_range_map_max() over the table up to its size-0 terminator.
-fn dma_range_map_max(dev: &Device) -> u64 {
-    dev.dma_range_map
-        .iter()
-        .take_while(|m| m.size != 0)
-        .map(|m| m.dma_start.wrapping_add(m.size).wrapping_sub(1))
-        .fold(0, u64::max)
 }
 
 /// models iommu_dma_init_domain()

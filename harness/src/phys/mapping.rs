@@ -65,6 +65,11 @@ fn check_dir(dev: &Device, plat: &mut Platform, func: &str, dir: DmaDir) -> KRes
     Ok(())
 }
 
+/// models dma_get_mask(): *dev->dma_mask, or DMA_BIT_MASK(32) when unset or zero.
+pub fn dma_get_mask(dev: &Device) -> u64 {
+    dev.dma_mask.filter(|&m| m != 0).unwrap_or(0xffff_ffff)
+}
+
 /// models dma_map_phys()
 pub fn dma_map_phys(
     dev: &mut Device,

@@ -136,44 +136,19 @@ pub enum IommuDomainType {
     DmaFq,
 }
 
-/// enum iommu_resv_type, in the kernel's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResvType {
-    Direct,
-    DirectRelaxable,
-    Reserved,
-    Msi,
-    SwMsi,
-}
+/// The reserved regions and host-bridge windows are the boot configuration the C model takes
+/// as is: one definition of each, in the FFI wrapper.
+pub use dmadiff_cref::{PciWindow, ResvRegion, ResvType};
 
-impl ResvType {
-    /// The scenario-language name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ResvType::Direct => "direct",
-            ResvType::DirectRelaxable => "direct-relaxable",
-            ResvType::Reserved => "reserved",
-            ResvType::Msi => "msi",
-            ResvType::SwMsi => "sw-msi",
-        }
+/// The scenario-language name of an `iommu_resv type=`.
+pub fn resv_type_name(t: ResvType) -> &'static str {
+    match t {
+        ResvType::Direct => "direct",
+        ResvType::DirectRelaxable => "direct-relaxable",
+        ResvType::Reserved => "reserved",
+        ResvType::Msi => "msi",
+        ResvType::SwMsi => "sw-msi",
     }
-}
-
-/// One struct iommu_resv_region, in iommu_get_resv_regions() order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResvRegion {
-    pub start: u64,
-    pub length: u64,
-    pub kind: ResvType,
-}
-
-/// One IORESOURCE_MEM window of the PCI host bridge: `[start, end]` with the bus offset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PciWindow {
-    pub start: u64,
-    /// Inclusive, as struct resource.
-    pub end: u64,
-    pub offset: u64,
 }
 
 /// The IOMMU and its default domain for the device.

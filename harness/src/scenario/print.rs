@@ -84,7 +84,7 @@ impl fmt::Display for Config {
                 yes_no(i.forcedac)
             )?;
             for r in &i.resv {
-                writeln!(f, "iommu_resv start={:#x} length={:#x} type={}", r.start, r.length, r.kind.name())?;
+                writeln!(f, "iommu_resv start={:#x} length={:#x} type={}", r.start, r.length, resv_type_name(r.kind))?;
             }
             for w in &i.pci_windows {
                 writeln!(f, "pci_window start={:#x} end={:#x} offset={:#x}", w.start, w.end, w.offset)?;
