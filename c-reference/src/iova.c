@@ -163,6 +163,7 @@ static size_t iova_tree_index(const struct iova_domain *iovad,
 	return IOVA_NOT_IN_TREE;
 }
 
+/* the rb_link_node()/rb_insert_color() of the model's sorted array (no kernel counterpart) */
 static void iova_tree_insert_at(struct iova_domain *iovad, size_t pos,
 				struct iova *iova)
 {
@@ -181,6 +182,7 @@ static void iova_tree_insert_at(struct iova_domain *iovad, size_t pos,
 	iovad->nr_nodes++;
 }
 
+/* the rb_erase() of the model's sorted array (no kernel counterpart) */
 static void iova_tree_erase_at(struct iova_domain *iovad, size_t pos)
 {
 	memmove(&iovad->nodes[pos], &iovad->nodes[pos + 1],

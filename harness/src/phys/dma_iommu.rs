@@ -153,7 +153,7 @@ pub struct DevIommu {
     pub pci_windows: Vec<PciWindow>,
 }
 
-// ---- helpers over the device's domain ------------------------------------------------------
+// ---- helpers over the device's domain (the kernel's iommu_get_dma_domain(dev)->iova_cookie) ----
 
 fn domain(dev: &Device) -> &IommuDomain {
     dev.iommu_domain.as_ref().expect("use_dma_iommu() implies a DMA domain")
