@@ -934,3 +934,51 @@ size_t dmadiff_iommu_dma_fq_pfns(struct device *dev, unsigned long *out, size_t 
 	}
 	return n;
 }
+
+/* ---- the two-step IOVA API: placeholders until it lands ---- */
+
+/* models dma_iova_try_alloc() */
+bool dma_iova_try_alloc(struct device *dev, struct dma_iova_state *state,
+		phys_addr_t phys, size_t size)
+{
+	BUG_ON(dev, 1);
+	return false;
+}
+
+/* models dma_iova_free() */
+void dma_iova_free(struct device *dev, struct dma_iova_state *state)
+{
+	BUG_ON(dev, 1);
+}
+
+/* models dma_iova_destroy() */
+void dma_iova_destroy(struct device *dev, struct dma_iova_state *state,
+		size_t mapped_len, enum dma_data_direction dir, unsigned long attrs)
+{
+	BUG_ON(dev, 1);
+}
+
+/* models dma_iova_sync() */
+int dma_iova_sync(struct device *dev, struct dma_iova_state *state,
+		size_t offset, size_t size)
+{
+	BUG_ON(dev, 1);
+	return 0;
+}
+
+/* models dma_iova_link() */
+int dma_iova_link(struct device *dev, struct dma_iova_state *state,
+		phys_addr_t phys, size_t offset, size_t size,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	BUG_ON(dev, 1);
+	return 0;
+}
+
+/* models dma_iova_unlink() */
+void dma_iova_unlink(struct device *dev, struct dma_iova_state *state,
+		size_t offset, size_t size, enum dma_data_direction dir,
+		unsigned long attrs)
+{
+	BUG_ON(dev, 1);
+}

@@ -31,7 +31,11 @@ typedef u64 dma_addr_t;		/* CONFIG_ARCH_DMA_ADDR_T_64BIT */
 #define __stringify_1(x)	#x
 #define __stringify(x)		__stringify_1(x)
 
+#define EPERM		1
+#define EIO		5
 #define ENOMEM		12
+#define EINVAL		22
+#define EREMOTEIO	121
 #define ULONG_MAX	(~0UL)
 #define SZ_64K		0x00010000
 
@@ -320,6 +324,75 @@ static inline void dma_sync_single_for_device(struct device *dev,
 	if (dma_dev_need_sync(dev))
 		__dma_sync_single_for_device(dev, addr, size, dir);
 }
+
+/* ---- scatterlists (kernel/dma/mapping.c, include/linux/dma-mapping.h) ---- */
+
+struct scatterlist;
+struct sg_table;
+
+unsigned int dma_map_sg_attrs(struct device *dev, struct scatterlist *sg,
+		int nents, enum dma_data_direction dir, unsigned long attrs);
+int dma_map_sgtable(struct device *dev, struct sg_table *sgt,
+		enum dma_data_direction dir, unsigned long attrs);
+void dma_unmap_sg_attrs(struct device *dev, struct scatterlist *sg,
+		int nents, enum dma_data_direction dir, unsigned long attrs);
+void __dma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sg,
+		int nelems, enum dma_data_direction dir);
+void __dma_sync_sg_for_device(struct device *dev, struct scatterlist *sg,
+		int nelems, enum dma_data_direction dir);
+
+/* models dma_sync_sg_for_cpu() in include/linux/dma-mapping.h */
+static inline void dma_sync_sg_for_cpu(struct device *dev,
+		struct scatterlist *sg, int nelems, enum dma_data_direction dir)
+{
+	if (dma_dev_need_sync(dev))
+		__dma_sync_sg_for_cpu(dev, sg, nelems, dir);
+}
+
+/* models dma_sync_sg_for_device() in include/linux/dma-mapping.h */
+static inline void dma_sync_sg_for_device(struct device *dev,
+		struct scatterlist *sg, int nelems, enum dma_data_direction dir)
+{
+	if (dma_dev_need_sync(dev))
+		__dma_sync_sg_for_device(dev, sg, nelems, dir);
+}
+
+/* ---- the two-step IOVA API (v6.16, drivers/iommu/dma-iommu.c) ---- */
+
+struct dma_iova_state {
+	dma_addr_t addr;
+	u64 __size;
+};
+
+/* Set when some range of the state was bounced (the top bit of __size). */
+#define DMA_IOVA_USE_SWIOTLB	(1ULL << 63)
+
+/* models dma_iova_size() */
+static inline size_t dma_iova_size(struct dma_iova_state *state)
+{
+	/* Casting is needed for 32-bits systems */
+	return (size_t)(state->__size & ~DMA_IOVA_USE_SWIOTLB);
+}
+
+/* models dma_use_iova() */
+static inline bool dma_use_iova(struct dma_iova_state *state)
+{
+	return state->__size != 0;
+}
+
+bool dma_iova_try_alloc(struct device *dev, struct dma_iova_state *state,
+		phys_addr_t phys, size_t size);
+void dma_iova_free(struct device *dev, struct dma_iova_state *state);
+void dma_iova_destroy(struct device *dev, struct dma_iova_state *state,
+		size_t mapped_len, enum dma_data_direction dir, unsigned long attrs);
+int dma_iova_sync(struct device *dev, struct dma_iova_state *state,
+		size_t offset, size_t size);
+int dma_iova_link(struct device *dev, struct dma_iova_state *state,
+		phys_addr_t phys, size_t offset, size_t size,
+		enum dma_data_direction dir, unsigned long attrs);
+void dma_iova_unlink(struct device *dev, struct dma_iova_state *state,
+		size_t offset, size_t size, enum dma_data_direction dir,
+		unsigned long attrs);
 
 /* models dma_get_max_seg_size() */
 static inline unsigned int dma_get_max_seg_size(struct device *dev)

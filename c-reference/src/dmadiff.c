@@ -16,6 +16,8 @@
 #include "compat.h"
 #include "direct.h"
 #include "dma-iommu.h"
+#include "pci-p2pdma.h"
+#include "scatterlist.h"
 #include "iommu.h"
 #include "iova.h"
 #include "swiotlb.h"
@@ -800,6 +802,211 @@ int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops
 	ctx->ops = NULL;
 	res->value = result;
 	return 0;
+}
+
+/* ---- scatterlists and the two-step IOVA API ---- */
+
+/* The chained arrays of one call's list: the chunks sg_chain() links. */
+struct dmadiff_sg_arrays {
+	struct scatterlist **chunk;
+	uint32_t *len;			/* entries of each chunk, the link slot excluded */
+	uint32_t nr_chunks;
+};
+
+static void sg_arrays_free(struct dmadiff_sg_arrays *a)
+{
+	for (uint32_t i = 0; i < a->nr_chunks; i++)
+		free(a->chunk[i]);
+	free(a->chunk);
+	free(a->len);
+}
+
+/*
+ * What sg_alloc_table() and sg_chain() would have built from the flattened entries:
+ * one array per chunk, each but the last ending in a chain link, and SG_END on the
+ * last entry. Returns false when out of memory (a->nr_chunks says what to free).
+ */
+static bool sg_arrays_build(struct dmadiff_sg_arrays *a, const struct dmadiff_sg_entry *e,
+			    uint32_t nr)
+{
+	uint32_t chunks = 1, at = 0;
+
+	memset(a, 0, sizeof(*a));
+	for (uint32_t i = 0; i + 1 < nr; i++)
+		chunks += e[i].chain_after;
+	a->chunk = calloc(chunks, sizeof(*a->chunk));
+	a->len = calloc(chunks, sizeof(*a->len));
+	if (!a->chunk || !a->len)
+		return false;
+	for (uint32_t c = 0; c < chunks; c++) {
+		uint32_t n = 0;
+
+		/* a chunk runs to the entry marked chain_after (never past the last) */
+		while (at + n < nr) {
+			n++;
+			if (e[at + n - 1].chain_after && at + n < nr)
+				break;
+		}
+		a->chunk[c] = calloc(n + 1, sizeof(struct scatterlist));
+		if (!a->chunk[c])
+			return false;
+		a->nr_chunks = c + 1;
+		a->len[c] = n;
+		for (uint32_t k = 0; k < n; k++) {
+			struct scatterlist *sg = &a->chunk[c][k];
+
+			sg_set_page(sg, pfn_to_page(PHYS_PFN(e[at + k].page)), e[at + k].length,
+				    e[at + k].offset);
+			sg->dma_address = e[at + k].dma_address;
+			sg->dma_length = e[at + k].dma_length;
+			sg->dma_flags = e[at + k].dma_flags;
+		}
+		/* the link takes the slot after the previous chunk's entries */
+		if (c > 0)
+			sg_chain(a->chunk[c - 1], a->len[c - 1] + 1, a->chunk[c]);
+		at += n;
+	}
+	if (nr)
+		sg_mark_end(&a->chunk[chunks - 1][a->len[chunks - 1] - 1]);
+	return true;
+}
+
+/* Copies the entries back into the flattened form, in sg_next() order. */
+static void sg_arrays_store(const struct dmadiff_sg_arrays *a, struct dmadiff_sg_entry *e)
+{
+	uint32_t at = 0;
+
+	for (uint32_t c = 0; c < a->nr_chunks; c++) {
+		for (uint32_t k = 0; k < a->len[c]; k++, at++) {
+			const struct scatterlist *sg = &a->chunk[c][k];
+
+			e[at].page = page_to_phys(sg_page(sg));
+			e[at].offset = sg->offset;
+			e[at].length = sg->length;
+			e[at].dma_address = sg->dma_address;
+			e[at].dma_length = sg->dma_length;
+			e[at].dma_flags = sg->dma_flags;
+		}
+	}
+}
+
+int dmadiff_call_sg(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops,
+		    const struct dmadiff_call *call, struct dmadiff_sg_entry *sgl, uint32_t nr,
+		    struct dmadiff_result *res)
+{
+	struct device *dev = &ctx->dev;
+	enum dma_data_direction dir = (enum dma_data_direction)call->dir;
+	struct dmadiff_sg_arrays a;
+	struct sg_table sgt;
+	int nents = (int)call->size;
+	volatile int64_t result = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (!nr || !sg_arrays_build(&a, sgl, nr)) {
+		fprintf(stderr, "dmadiff: cannot build a scatterlist of %u entries\n", nr);
+		abort();
+	}
+	ctx->ops = ops;
+	if (setjmp(ctx->bug)) {
+		ctx->ops = NULL;
+		sg_arrays_store(&a, sgl);
+		sg_arrays_free(&a);
+		return 1;
+	}
+	switch (call->kind) {
+	case DMADIFF_CALL_MAP_SG:
+		result = dma_map_sg_attrs(dev, a.chunk[0], nents, dir, call->attrs);
+		break;
+	case DMADIFF_CALL_MAP_SGTABLE:
+		sgt.sgl = a.chunk[0];
+		sgt.orig_nents = (unsigned int)call->size;
+		sgt.nents = 0;
+		result = dma_map_sgtable(dev, &sgt, dir, call->attrs);
+		res->value2 = sgt.nents;
+		break;
+	case DMADIFF_CALL_UNMAP_SG:
+		dma_unmap_sg_attrs(dev, a.chunk[0], nents, dir, call->attrs);
+		break;
+	case DMADIFF_CALL_SYNC_SG_FOR_CPU:
+		dma_sync_sg_for_cpu(dev, a.chunk[0], nents, dir);
+		break;
+	case DMADIFF_CALL_SYNC_SG_FOR_DEVICE:
+		dma_sync_sg_for_device(dev, a.chunk[0], nents, dir);
+		break;
+	default:
+		fprintf(stderr, "dmadiff: call kind %d takes no scatterlist\n", call->kind);
+		abort();
+	}
+	ctx->ops = NULL;
+	sg_arrays_store(&a, sgl);
+	sg_arrays_free(&a);
+	res->value = (uint64_t)result;
+	return 0;
+}
+
+int dmadiff_call_iova(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops,
+		      const struct dmadiff_call *call, struct dmadiff_iova_state *state,
+		      struct dmadiff_result *res)
+{
+	struct device *dev = &ctx->dev;
+	enum dma_data_direction dir = (enum dma_data_direction)call->dir;
+	struct dma_iova_state st = { .addr = state->addr, .__size = state->size };
+	volatile int64_t result = 0;
+
+	memset(res, 0, sizeof(*res));
+	ctx->ops = ops;
+	if (setjmp(ctx->bug)) {
+		ctx->ops = NULL;
+		return 1;
+	}
+	switch (call->kind) {
+	case DMADIFF_CALL_IOVA_TRY_ALLOC:
+		result = dma_iova_try_alloc(dev, &st, call->addr, call->size);
+		break;
+	case DMADIFF_CALL_IOVA_LINK:
+		result = dma_iova_link(dev, &st, call->addr, call->offset, call->size, dir,
+				       call->attrs);
+		break;
+	case DMADIFF_CALL_IOVA_SYNC:
+		result = dma_iova_sync(dev, &st, call->offset, call->size);
+		break;
+	case DMADIFF_CALL_IOVA_UNLINK:
+		dma_iova_unlink(dev, &st, call->offset, call->size, dir, call->attrs);
+		break;
+	case DMADIFF_CALL_IOVA_DESTROY:
+		dma_iova_destroy(dev, &st, call->size, dir, call->attrs);
+		break;
+	case DMADIFF_CALL_IOVA_FREE:
+		dma_iova_free(dev, &st);
+		break;
+	default:
+		fprintf(stderr, "dmadiff: call kind %d takes no dma_iova_state\n", call->kind);
+		abort();
+	}
+	ctx->ops = NULL;
+	state->addr = st.addr;
+	state->size = st.__size;
+	res->value = (uint64_t)result;
+	return 0;
+}
+
+/* models __pci_p2pdma_update_state() and is_pci_p2pdma_page(), asked of the platform */
+enum pci_p2pdma_map_type dmadiff_p2pdma_classify(struct device *dev,
+		struct pci_p2pdma_map_state *state, struct page *page)
+{
+	const struct dmadiff_platform_ops *ops = ops_of(dev);
+	uint64_t bus_off = 0, pgmap = 0;
+	int32_t t = ops->pci_p2pdma_map_type(ops->priv, page_to_pfn(page), &bus_off, &pgmap);
+
+	if (t == PCI_P2PDMA_MAP_NONE)
+		return PCI_P2PDMA_MAP_NONE;
+	/* the state caches one pgmap's classification (pci_p2pdma_state()) */
+	if (state->pgmap != pgmap) {
+		state->pgmap = pgmap;
+		state->map = (enum pci_p2pdma_map_type)t;
+		state->bus_off = bus_off;
+	}
+	return state->map;
 }
 
 /* ---- read-only views of the swiotlb state ---- */

@@ -95,6 +95,86 @@ pub trait Hooks {
     fn iommu_iotlb_sync(&mut self, _start: u64, _end: u64) {}
     /// models ops->flush_iotlb_all()
     fn iommu_flush_iotlb_all(&mut self) {}
+    /// models the P2PDMA classification of the page at `pfn` for the device
+    /// (is_pci_p2pdma_page() and calc_map_type_and_dist()): None for a page that is not
+    /// P2PDMA memory, else the map type, its pgmap's bus_offset and a non-zero token naming
+    /// the pgmap. The default is a platform without P2PDMA providers.
+    fn pci_p2pdma_map_type(&mut self, _pfn: u64) -> Option<(P2pdmaMapType, u64, u64)> {
+        None
+    }
+}
+
+/// `enum pci_p2pdma_map_type` of a P2PDMA page (v6.16), `PCI_P2PDMA_MAP_NONE` aside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum P2pdmaMapType {
+    /// PCI_P2PDMA_MAP_NOT_SUPPORTED
+    NotSupported,
+    /// PCI_P2PDMA_MAP_BUS_ADDR: behind a common switch; the device uses the bus address.
+    BusAddr,
+    /// PCI_P2PDMA_MAP_THRU_HOST_BRIDGE: through the host bridge; mapped like memory.
+    ThruHostBridge,
+}
+
+/// One `struct scatterlist` entry at the FFI boundary, the list flattened in `sg_next()`
+/// order; `chain_after` marks an `sg_chain()` link after the entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SgEntry {
+    /// page_to_phys(sg_page(sg))
+    pub page: u64,
+    pub offset: u32,
+    pub length: u32,
+    pub dma_address: u64,
+    pub dma_length: u32,
+    pub dma_flags: u32,
+    pub chain_after: bool,
+}
+
+/// A scatterlist call; the list goes beside it (`LegacyModel::call_sg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SgCall {
+    /// dma_map_sg_attrs(sgl, nents, dir, attrs) -> the count (0 on failure)
+    MapSg { nents: u32, dir: u32, attrs: u64 },
+    /// dma_map_sgtable(sgt, dir, attrs) with sgt->orig_nents -> 0 or -errno, and sgt->nents
+    MapSgtable { orig_nents: u32, dir: u32, attrs: u64 },
+    /// dma_unmap_sg_attrs(sgl, nents, dir, attrs)
+    UnmapSg { nents: u32, dir: u32, attrs: u64 },
+    /// dma_sync_sg_for_cpu(sgl, nelems, dir)
+    SyncSgForCpu { nelems: u32, dir: u32 },
+    /// dma_sync_sg_for_device(sgl, nelems, dir)
+    SyncSgForDevice { nelems: u32, dir: u32 },
+}
+
+/// What a scatterlist call returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SgResult {
+    /// The int it returned (0 for void calls) and, for dma_map_sgtable, sgt->nents.
+    Returned { value: i64, nents: u32 },
+    /// The call hit BUG(); the context is dead.
+    Bug,
+}
+
+/// `struct dma_iova_state`: `size` is `__size`, DMA_IOVA_USE_SWIOTLB in bit 63.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct IovaState {
+    pub addr: u64,
+    pub size: u64,
+}
+
+/// A two-step IOVA call; the state goes beside it (`LegacyModel::call_iova`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IovaCall {
+    /// dma_iova_try_alloc(dev, state, phys, size) -> 0 or 1
+    TryAlloc { phys: u64, size: u64 },
+    /// dma_iova_link(dev, state, phys, offset, size, dir, attrs) -> 0 or -errno
+    Link { phys: u64, offset: u64, size: u64, dir: u32, attrs: u64 },
+    /// dma_iova_sync(dev, state, offset, size) -> 0 or -errno
+    Sync { offset: u64, size: u64 },
+    /// dma_iova_unlink(dev, state, offset, size, dir, attrs)
+    Unlink { offset: u64, size: u64, dir: u32, attrs: u64 },
+    /// dma_iova_destroy(dev, state, mapped_len, dir, attrs)
+    Destroy { mapped_len: u64, dir: u32, attrs: u64 },
+    /// dma_iova_free(dev, state)
+    Free,
 }
 
 /// The device's default IOMMU domain type (`enum dmadiff_iommu_domain_type`).
@@ -491,6 +571,7 @@ fn ops_for(hooks_ref: &mut &mut dyn Hooks) -> ffi::dmadiff_platform_ops {
         iommu_iova_to_phys: Some(tr_iommu_iova_to_phys),
         iommu_iotlb_sync: Some(tr_iommu_iotlb_sync),
         iommu_flush_iotlb_all: Some(tr_iommu_flush_iotlb_all),
+        pci_p2pdma_map_type: Some(tr_pci_p2pdma_map_type),
     }
 }
 
@@ -612,6 +693,108 @@ impl LegacyModel {
             }
             _ => CallResult::Returned(res.value),
         }
+    }
+
+    /// Runs one scatterlist call on `sgl` (the list in `sg_next()` order), which it updates
+    /// as the kernel does.
+    pub fn call_sg(&mut self, hooks: &mut dyn Hooks, call: SgCall, sgl: &mut [SgEntry]) -> SgResult {
+        assert!(!self.dead, "call into a legacy model that already hit BUG()");
+        assert!(!sgl.is_empty(), "a scatterlist has at least one entry");
+        let z = ffi::dmadiff_call { kind: 0, dir: 0, addr: 0, offset: 0, size: 0, attrs: 0 };
+        let (kind, raw) = match call {
+            SgCall::MapSg { nents, dir, attrs } => {
+                (ffi::DMADIFF_CALL_MAP_SG, ffi::dmadiff_call { size: nents as u64, dir: dir as i32, attrs, ..z })
+            }
+            SgCall::MapSgtable { orig_nents, dir, attrs } => (
+                ffi::DMADIFF_CALL_MAP_SGTABLE,
+                ffi::dmadiff_call { size: orig_nents as u64, dir: dir as i32, attrs, ..z },
+            ),
+            SgCall::UnmapSg { nents, dir, attrs } => {
+                (ffi::DMADIFF_CALL_UNMAP_SG, ffi::dmadiff_call { size: nents as u64, dir: dir as i32, attrs, ..z })
+            }
+            SgCall::SyncSgForCpu { nelems, dir } => {
+                (ffi::DMADIFF_CALL_SYNC_SG_FOR_CPU, ffi::dmadiff_call { size: nelems as u64, dir: dir as i32, ..z })
+            }
+            SgCall::SyncSgForDevice { nelems, dir } => {
+                (ffi::DMADIFF_CALL_SYNC_SG_FOR_DEVICE, ffi::dmadiff_call { size: nelems as u64, dir: dir as i32, ..z })
+            }
+        };
+        let raw = ffi::dmadiff_call { kind: kind as i32, ..raw };
+        let mut ents: Vec<ffi::dmadiff_sg_entry> = sgl
+            .iter()
+            .map(|e| ffi::dmadiff_sg_entry {
+                page: e.page,
+                offset: e.offset,
+                length: e.length,
+                dma_address: e.dma_address,
+                dma_length: e.dma_length,
+                dma_flags: e.dma_flags,
+                chain_after: e.chain_after,
+            })
+            .collect();
+        let mut hooks_ref: &mut dyn Hooks = hooks;
+        let ops = ops_for(&mut hooks_ref);
+        let mut res = ffi::dmadiff_result { value: 0, value2: 0, is_null: false };
+        // SAFETY: ctx is live; ents has ents.len() entries; ops.priv_ outlives the call.
+        let bugged =
+            unsafe { ffi::dmadiff_call_sg(self.ctx, &ops, &raw, ents.as_mut_ptr(), ents.len() as u32, &mut res) };
+        for (e, r) in sgl.iter_mut().zip(&ents) {
+            e.page = r.page;
+            e.offset = r.offset;
+            e.length = r.length;
+            e.dma_address = r.dma_address;
+            e.dma_length = r.dma_length;
+            e.dma_flags = r.dma_flags;
+        }
+        if bugged != 0 {
+            self.dead = true;
+            return SgResult::Bug;
+        }
+        let value = match call {
+            // dma_map_sg_attrs() returns unsigned int
+            SgCall::MapSg { .. } => res.value as u32 as i64,
+            _ => res.value as i64,
+        };
+        SgResult::Returned { value, nents: res.value2 as u32 }
+    }
+
+    /// Runs one two-step IOVA call on `state`. None: the call hit BUG().
+    pub fn call_iova(&mut self, hooks: &mut dyn Hooks, call: IovaCall, state: &mut IovaState) -> Option<i64> {
+        assert!(!self.dead, "call into a legacy model that already hit BUG()");
+        let z = ffi::dmadiff_call { kind: 0, dir: 0, addr: 0, offset: 0, size: 0, attrs: 0 };
+        let (kind, raw) = match call {
+            IovaCall::TryAlloc { phys, size } => (ffi::DMADIFF_CALL_IOVA_TRY_ALLOC, ffi::dmadiff_call { addr: phys, size, ..z }),
+            IovaCall::Link { phys, offset, size, dir, attrs } => (
+                ffi::DMADIFF_CALL_IOVA_LINK,
+                ffi::dmadiff_call { addr: phys, offset, size, dir: dir as i32, attrs, ..z },
+            ),
+            IovaCall::Sync { offset, size } => (ffi::DMADIFF_CALL_IOVA_SYNC, ffi::dmadiff_call { offset, size, ..z }),
+            IovaCall::Unlink { offset, size, dir, attrs } => {
+                (ffi::DMADIFF_CALL_IOVA_UNLINK, ffi::dmadiff_call { offset, size, dir: dir as i32, attrs, ..z })
+            }
+            IovaCall::Destroy { mapped_len, dir, attrs } => {
+                (ffi::DMADIFF_CALL_IOVA_DESTROY, ffi::dmadiff_call { size: mapped_len, dir: dir as i32, attrs, ..z })
+            }
+            IovaCall::Free => (ffi::DMADIFF_CALL_IOVA_FREE, z),
+        };
+        let raw = ffi::dmadiff_call { kind: kind as i32, ..raw };
+        let mut st = ffi::dmadiff_iova_state { addr: state.addr, size: state.size };
+        let mut hooks_ref: &mut dyn Hooks = hooks;
+        let ops = ops_for(&mut hooks_ref);
+        let mut res = ffi::dmadiff_result { value: 0, value2: 0, is_null: false };
+        // SAFETY: ctx is live; st and res are valid; ops.priv_ outlives the call.
+        let bugged = unsafe { ffi::dmadiff_call_iova(self.ctx, &ops, &raw, &mut st, &mut res) };
+        if bugged != 0 {
+            self.dead = true;
+            return None;
+        }
+        state.addr = st.addr;
+        state.size = st.size;
+        Some(match call {
+            // dma_iova_try_alloc() returns bool, the others int
+            IovaCall::TryAlloc { .. } => (res.value & 1) as i64,
+            _ => res.value as i32 as i64,
+        })
     }
 
     /// The device's swiotlb pool (the restricted one if it has one); None with swiotlb off.
@@ -803,4 +986,23 @@ unsafe extern "C" fn tr_iommu_iotlb_sync(p: *mut c_void, start: u64, end: u64) {
 }
 unsafe extern "C" fn tr_iommu_flush_iotlb_all(p: *mut c_void) {
     hooks(p).iommu_flush_iotlb_all()
+}
+
+unsafe extern "C" fn tr_pci_p2pdma_map_type(p: *mut c_void, pfn: u64, bus_offset: *mut u64, pgmap: *mut u64) -> i32 {
+    let t = match hooks(p).pci_p2pdma_map_type(pfn) {
+        None => return ffi::DMADIFF_P2PDMA_MAP_NONE as i32,
+        Some((t, off, token)) => {
+            // SAFETY: the C caller passes two valid out-pointers.
+            unsafe {
+                *bus_offset = off;
+                *pgmap = token;
+            }
+            t
+        }
+    };
+    (match t {
+        P2pdmaMapType::NotSupported => ffi::DMADIFF_P2PDMA_MAP_NOT_SUPPORTED,
+        P2pdmaMapType::BusAddr => ffi::DMADIFF_P2PDMA_MAP_BUS_ADDR,
+        P2pdmaMapType::ThruHostBridge => ffi::DMADIFF_P2PDMA_MAP_THRU_HOST_BRIDGE,
+    }) as i32
 }

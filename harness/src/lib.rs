@@ -15,5 +15,6 @@ pub mod oracle;
 pub mod phys;
 pub mod platform;
 pub mod report;
+pub mod scatterlist;
 pub mod scenario;
 pub mod types;

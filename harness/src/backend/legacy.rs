@@ -1,8 +1,8 @@
 //! The legacy side: the C model behind dmadiff-cref.
 
 use dmadiff_cref::{
-    BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, IommuConfig, IommuDomainType, IovaDomainId, LegacyModel,
-    SwiotlbConfig, SwiotlbMode,
+    BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, IommuConfig, IommuDomainType, IovaCall, IovaDomainId,
+    IovaState, LegacyModel, SgCall, SgEntry, SgResult, SwiotlbConfig, SwiotlbMode,
 };
 
 use super::{ApiCall, ApiResult, Backend, IovaTree, Side};
@@ -10,7 +10,8 @@ use crate::oracle::swiotlb::{AreaInfo, PoolInfo, SlotInfo};
 use crate::phys::swiotlb::IO_TLB_DEFAULT_NSLABS;
 use crate::platform::Platform;
 use crate::scenario::{self, Config};
-use crate::types::DmaAddr;
+use crate::scatterlist::{DmaIovaState, SgTable};
+use crate::types::{DmaAddr, PhysAddr};
 
 pub struct LegacyBackend {
     model: LegacyModel,
@@ -158,6 +159,7 @@ impl Backend for LegacyBackend {
             ApiCall::FreeCpuCachedIovas { cpu } => Call::FreeCpuCachedIovas { cpu },
             ApiCall::IovaDepotWork => Call::IovaDepotWork,
             ApiCall::FqFlushTimeout => Call::FqTimeout,
+            _ => panic!("{call:?} goes through call_sg or call_iova"),
         };
         match self.model.call(plat, c) {
             CallResult::Bug => ApiResult::Bug,
@@ -179,6 +181,82 @@ impl Backend for LegacyBackend {
                 }
                 _ => ApiResult::Void,
             },
+        }
+    }
+
+    fn call_sg(&mut self, plat: &mut Platform, call: &ApiCall, sgt: &mut SgTable) -> ApiResult {
+        let c = match *call {
+            ApiCall::MapSg { nents, dir, attrs } => SgCall::MapSg { nents, dir: dir.0, attrs: attrs.0 },
+            ApiCall::MapSgtable { dir, attrs } => {
+                SgCall::MapSgtable { orig_nents: sgt.orig_nents, dir: dir.0, attrs: attrs.0 }
+            }
+            ApiCall::UnmapSg { nents, dir, attrs } => SgCall::UnmapSg { nents, dir: dir.0, attrs: attrs.0 },
+            ApiCall::SyncSgForCpu { nelems, dir } => SgCall::SyncSgForCpu { nelems, dir: dir.0 },
+            ApiCall::SyncSgForDevice { nelems, dir } => SgCall::SyncSgForDevice { nelems, dir: dir.0 },
+            _ => panic!("{call:?} takes no scatterlist"),
+        };
+        let mut ents: Vec<SgEntry> = sgt
+            .sgl
+            .iter()
+            .map(|s| SgEntry {
+                page: s.page.0,
+                offset: s.offset,
+                length: s.length,
+                dma_address: s.dma_address.0,
+                dma_length: s.dma_length,
+                dma_flags: s.dma_flags,
+                chain_after: s.chain_after,
+            })
+            .collect();
+        let r = self.model.call_sg(plat, c, &mut ents);
+        for (s, e) in sgt.sgl.iter_mut().zip(&ents) {
+            s.page = PhysAddr(e.page);
+            s.offset = e.offset;
+            s.length = e.length;
+            s.dma_address = DmaAddr(e.dma_address);
+            s.dma_length = e.dma_length;
+            s.dma_flags = e.dma_flags;
+        }
+        match r {
+            SgResult::Bug => ApiResult::Bug,
+            SgResult::Returned { value, nents } => {
+                if let ApiCall::MapSgtable { .. } = call {
+                    sgt.nents = nents;
+                }
+                match call {
+                    ApiCall::MapSg { .. } | ApiCall::MapSgtable { .. } => ApiResult::Int(value),
+                    _ => ApiResult::Void,
+                }
+            }
+        }
+    }
+
+    fn call_iova(&mut self, plat: &mut Platform, call: &ApiCall, state: &mut DmaIovaState) -> ApiResult {
+        let c = match *call {
+            ApiCall::IovaTryAlloc { phys, size } => IovaCall::TryAlloc { phys: phys.0, size },
+            ApiCall::IovaLink { phys, offset, size, dir, attrs } => {
+                IovaCall::Link { phys: phys.0, offset, size, dir: dir.0, attrs: attrs.0 }
+            }
+            ApiCall::IovaSync { offset, size } => IovaCall::Sync { offset, size },
+            ApiCall::IovaUnlink { offset, size, dir, attrs } => {
+                IovaCall::Unlink { offset, size, dir: dir.0, attrs: attrs.0 }
+            }
+            ApiCall::IovaDestroy { mapped_len, dir, attrs } => {
+                IovaCall::Destroy { mapped_len, dir: dir.0, attrs: attrs.0 }
+            }
+            ApiCall::IovaFree => IovaCall::Free,
+            _ => panic!("{call:?} takes no dma_iova_state"),
+        };
+        let mut st = IovaState { addr: state.addr.0, size: state.size };
+        let r = self.model.call_iova(plat, c, &mut st);
+        state.addr = DmaAddr(st.addr);
+        state.size = st.size;
+        match (r, call) {
+            (None, _) => ApiResult::Bug,
+            (Some(v), ApiCall::IovaTryAlloc { .. } | ApiCall::IovaLink { .. } | ApiCall::IovaSync { .. }) => {
+                ApiResult::Int(v)
+            }
+            _ => ApiResult::Void,
         }
     }
 

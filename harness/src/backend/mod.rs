@@ -5,6 +5,7 @@ pub mod phys;
 
 use crate::oracle::swiotlb::{AreaInfo, PoolInfo, SlotInfo};
 use crate::platform::Platform;
+use crate::scatterlist::{DmaIovaState, SgTable};
 use crate::scenario::Config;
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, KernelVersion, PhysAddr};
 
@@ -180,6 +181,95 @@ pub enum ApiCall {
     IovaDepotWork,
     /// fq_flush_timeout() if armed.
     FqFlushTimeout,
+    // ---- scatterlists: the list goes beside the call (Backend::call_sg) ----
+    /// dma_map_sg_attrs(sgl, nents, dir, attrs)
+    MapSg {
+        nents: u32,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    /// dma_map_sgtable(sgt, dir, attrs): maps sgt->orig_nents, sets sgt->nents.
+    MapSgtable {
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    /// dma_unmap_sg_attrs(sgl, nents, dir, attrs)
+    UnmapSg {
+        nents: u32,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    /// dma_sync_sg_for_cpu(sgl, nelems, dir)
+    SyncSgForCpu {
+        nelems: u32,
+        dir: DmaDir,
+    },
+    /// dma_sync_sg_for_device(sgl, nelems, dir)
+    SyncSgForDevice {
+        nelems: u32,
+        dir: DmaDir,
+    },
+    // ---- the two-step IOVA API: the state goes beside the call (Backend::call_iova) ----
+    /// dma_iova_try_alloc(dev, state, phys, size)
+    IovaTryAlloc {
+        phys: PhysAddr,
+        size: u64,
+    },
+    /// dma_iova_link(dev, state, phys, offset, size, dir, attrs)
+    IovaLink {
+        phys: PhysAddr,
+        offset: u64,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    /// dma_iova_sync(dev, state, offset, size)
+    IovaSync {
+        offset: u64,
+        size: u64,
+    },
+    /// dma_iova_unlink(dev, state, offset, size, dir, attrs)
+    IovaUnlink {
+        offset: u64,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    /// dma_iova_destroy(dev, state, mapped_len, dir, attrs)
+    IovaDestroy {
+        mapped_len: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
+    /// dma_iova_free(dev, state)
+    IovaFree,
+}
+
+impl ApiCall {
+    /// The call takes a scatterlist (Backend::call_sg).
+    pub fn takes_sg(&self) -> bool {
+        matches!(
+            self,
+            ApiCall::MapSg { .. }
+                | ApiCall::MapSgtable { .. }
+                | ApiCall::UnmapSg { .. }
+                | ApiCall::SyncSgForCpu { .. }
+                | ApiCall::SyncSgForDevice { .. }
+        )
+    }
+
+    /// The call takes a `struct dma_iova_state` (Backend::call_iova).
+    pub fn takes_iova_state(&self) -> bool {
+        matches!(
+            self,
+            ApiCall::IovaTryAlloc { .. }
+                | ApiCall::IovaLink { .. }
+                | ApiCall::IovaSync { .. }
+                | ApiCall::IovaUnlink { .. }
+                | ApiCall::IovaDestroy { .. }
+                | ApiCall::IovaFree
+        )
+    }
 }
 
 /// What a call returned.
@@ -203,6 +293,11 @@ pub trait Backend {
     fn side(&self) -> Side;
     /// Runs one call against `plat`.
     fn call(&mut self, plat: &mut Platform, call: &ApiCall) -> ApiResult;
+    /// Runs one scatterlist call (`call.takes_sg()`) on `sgt`, which it updates as the
+    /// kernel's would (sg_dma_address/len, marks, and for dma_map_sgtable `sgt.nents`).
+    fn call_sg(&mut self, plat: &mut Platform, call: &ApiCall, sgt: &mut SgTable) -> ApiResult;
+    /// Runs one two-step IOVA call (`call.takes_iova_state()`) on `state`.
+    fn call_iova(&mut self, plat: &mut Platform, call: &ApiCall, state: &mut DmaIovaState) -> ApiResult;
     /// The swiotlb pool this side booted, if any.
     fn swiotlb_pool(&self) -> Option<PoolInfo>;
     /// Slot `index` of the pool.

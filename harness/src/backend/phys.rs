@@ -6,6 +6,7 @@ use crate::phys::dma_map_ops::dma_kmalloc_needs_bounce;
 use crate::phys::iova::{IovaDomain, ReserveResult};
 use crate::phys::{dma_iommu, mapping, swiotlb, Device};
 use crate::platform::Platform;
+use crate::scatterlist::{DmaIovaState, SgTable};
 use crate::scenario::Config;
 use crate::types::DmaAddr;
 
@@ -149,6 +150,54 @@ impl Backend for PhysBackend {
                 dma_iommu::fq_timeout(&mut self.dev, plat);
                 Ok(ApiResult::Void)
             }
+            _ => panic!("{call:?} goes through call_sg or call_iova"),
+        };
+        r.unwrap_or(ApiResult::Bug)
+    }
+
+    fn call_sg(&mut self, plat: &mut Platform, call: &ApiCall, sgt: &mut SgTable) -> ApiResult {
+        let d = &mut self.dev;
+        let r = match *call {
+            ApiCall::MapSg { nents, dir, attrs } => {
+                mapping::dma_map_sg_attrs(d, plat, &mut sgt.sgl, nents, dir, attrs).map(|n| ApiResult::Int(n as i64))
+            }
+            ApiCall::MapSgtable { dir, attrs } => {
+                mapping::dma_map_sgtable(d, plat, sgt, dir, attrs).map(|e| ApiResult::Int(e as i64))
+            }
+            ApiCall::UnmapSg { nents, dir, attrs } => {
+                mapping::dma_unmap_sg_attrs(d, plat, &mut sgt.sgl, nents, dir, attrs).map(|_| ApiResult::Void)
+            }
+            ApiCall::SyncSgForCpu { nelems, dir } => {
+                mapping::dma_sync_sg_for_cpu(d, plat, &mut sgt.sgl, nelems, dir).map(|_| ApiResult::Void)
+            }
+            ApiCall::SyncSgForDevice { nelems, dir } => {
+                mapping::dma_sync_sg_for_device(d, plat, &mut sgt.sgl, nelems, dir).map(|_| ApiResult::Void)
+            }
+            _ => panic!("{call:?} takes no scatterlist"),
+        };
+        r.unwrap_or(ApiResult::Bug)
+    }
+
+    fn call_iova(&mut self, plat: &mut Platform, call: &ApiCall, state: &mut DmaIovaState) -> ApiResult {
+        let d = &mut self.dev;
+        let r = match *call {
+            ApiCall::IovaTryAlloc { phys, size } => {
+                dma_iommu::dma_iova_try_alloc(d, plat, state, phys, size).map(|ok| ApiResult::Int(ok as i64))
+            }
+            ApiCall::IovaLink { phys, offset, size, dir, attrs } => {
+                dma_iommu::dma_iova_link(d, plat, state, phys, offset, size, dir, attrs).map(|e| ApiResult::Int(e as i64))
+            }
+            ApiCall::IovaSync { offset, size } => {
+                dma_iommu::dma_iova_sync(d, plat, state, offset, size).map(|e| ApiResult::Int(e as i64))
+            }
+            ApiCall::IovaUnlink { offset, size, dir, attrs } => {
+                dma_iommu::dma_iova_unlink(d, plat, state, offset, size, dir, attrs).map(|_| ApiResult::Void)
+            }
+            ApiCall::IovaDestroy { mapped_len, dir, attrs } => {
+                dma_iommu::dma_iova_destroy(d, plat, state, mapped_len, dir, attrs).map(|_| ApiResult::Void)
+            }
+            ApiCall::IovaFree => dma_iommu::dma_iova_free(d, plat, state).map(|_| ApiResult::Void),
+            _ => panic!("{call:?} takes no dma_iova_state"),
         };
         r.unwrap_or(ApiResult::Bug)
     }

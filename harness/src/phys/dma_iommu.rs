@@ -26,6 +26,7 @@ use super::swiotlb::{
 use super::KResult;
 use crate::platform::trace::ReportKind;
 use crate::platform::Platform;
+use crate::scatterlist::DmaIovaState;
 use crate::scenario::{IommuConfig, IommuDomainType, PciWindow, ResvRegion, ResvType};
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, IommuProt, PhysAddr, DMA_MAPPING_ERROR};
 
@@ -1239,4 +1240,61 @@ mod tests {
                 if event == "dma_map_phys"
         ));
     }
+}
+
+// ---- the two-step IOVA API (v6.16, DMA_ATTR_MMIO from v6.18) ------------------------------
+
+/// models dma_iova_try_alloc()
+pub fn dma_iova_try_alloc(dev: &mut Device, plat: &mut Platform, state: &mut DmaIovaState, phys: PhysAddr, size: u64) -> KResult<bool> {
+    todo!("two-step API: {:?} {} {:?} {phys} {size}", dev.name, plat.pending_events().len(), state)
+}
+
+/// models dma_iova_link()
+#[allow(clippy::too_many_arguments)]
+pub fn dma_iova_link(
+    dev: &mut Device,
+    plat: &mut Platform,
+    state: &mut DmaIovaState,
+    phys: PhysAddr,
+    offset: u64,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<i32> {
+    todo!("two-step API: {:?} {} {:?} {phys} {offset} {size} {dir:?} {attrs}", dev.name, plat.pending_events().len(), state)
+}
+
+/// models dma_iova_sync()
+pub fn dma_iova_sync(dev: &mut Device, plat: &mut Platform, state: &mut DmaIovaState, offset: u64, size: u64) -> KResult<i32> {
+    todo!("two-step API: {:?} {} {:?} {offset} {size}", dev.name, plat.pending_events().len(), state)
+}
+
+/// models dma_iova_unlink()
+pub fn dma_iova_unlink(
+    dev: &mut Device,
+    plat: &mut Platform,
+    state: &mut DmaIovaState,
+    offset: u64,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    todo!("two-step API: {:?} {} {:?} {offset} {size} {dir:?} {attrs}", dev.name, plat.pending_events().len(), state)
+}
+
+/// models dma_iova_destroy()
+pub fn dma_iova_destroy(
+    dev: &mut Device,
+    plat: &mut Platform,
+    state: &mut DmaIovaState,
+    mapped_len: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    todo!("two-step API: {:?} {} {:?} {mapped_len} {dir:?} {attrs}", dev.name, plat.pending_events().len(), state)
+}
+
+/// models dma_iova_free()
+pub fn dma_iova_free(dev: &mut Device, plat: &mut Platform, state: &mut DmaIovaState) -> KResult<()> {
+    todo!("two-step API: {:?} {} {:?}", dev.name, plat.pending_events().len(), state)
 }

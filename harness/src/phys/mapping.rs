@@ -15,6 +15,7 @@ use super::dma_iommu::{
 use super::dma_map_ops::dev_is_dma_coherent;
 use super::{Device, KResult};
 use crate::platform::Platform;
+use crate::scatterlist::{Scatterlist, SgTable};
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, DMA_MAPPING_ERROR, PAGE_SIZE};
 
 /// -ENOMEM
@@ -436,4 +437,45 @@ mod tests {
         assert_eq!(dma_mapping_error(&d, DMA_MAPPING_ERROR), -ENOMEM);
         assert_eq!(dma_mapping_error(&d, DmaAddr(0)), 0);
     }
+}
+
+// ---- scatterlists ----------------------------------------------------------------------
+
+/// models dma_map_sg_attrs()
+pub fn dma_map_sg_attrs(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nents: u32,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<u32> {
+    todo!("sg front end: {:?} {} {} {:?} {}", dev.name, plat.pending_events().len(), sgl.len() as u32 + nents, dir, attrs)
+}
+
+/// models dma_map_sgtable()
+pub fn dma_map_sgtable(dev: &mut Device, plat: &mut Platform, sgt: &mut SgTable, dir: DmaDir, attrs: DmaAttrs) -> KResult<i32> {
+    todo!("sg front end: {:?} {} {} {:?} {}", dev.name, plat.pending_events().len(), sgt.nents, dir, attrs)
+}
+
+/// models dma_unmap_sg_attrs()
+pub fn dma_unmap_sg_attrs(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nents: u32,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    todo!("sg front end: {:?} {} {} {:?} {}", dev.name, plat.pending_events().len(), sgl.len() as u32 + nents, dir, attrs)
+}
+
+/// models dma_sync_sg_for_cpu()
+pub fn dma_sync_sg_for_cpu(dev: &mut Device, plat: &mut Platform, sgl: &mut [Scatterlist], nelems: u32, dir: DmaDir) -> KResult<()> {
+    todo!("sg front end: {:?} {} {} {:?}", dev.name, plat.pending_events().len(), sgl.len() as u32 + nelems, dir)
+}
+
+/// models dma_sync_sg_for_device()
+pub fn dma_sync_sg_for_device(dev: &mut Device, plat: &mut Platform, sgl: &mut [Scatterlist], nelems: u32, dir: DmaDir) -> KResult<()> {
+    todo!("sg front end: {:?} {} {} {:?}", dev.name, plat.pending_events().len(), sgl.len() as u32 + nelems, dir)
 }

@@ -5,7 +5,8 @@
 //! [`dma_direct`] is include/linux/dma-direct.h, [`dma_map_ops`] the parts of
 //! include/linux/dma-map-ops.h that dma-direct uses, [`swiotlb`] kernel/dma/swiotlb.c,
 //! [`iova`] drivers/iommu/iova.c, [`dma_iommu`] drivers/iommu/dma-iommu.c and [`iommu`]
-//! the drivers/iommu/iommu.c entry points over the platform's mock IOMMU.
+//! the drivers/iommu/iommu.c entry points over the platform's mock IOMMU; [`p2pdma`] is
+//! include/linux/pci-p2pdma.h.
 
 pub mod device;
 pub mod direct;
@@ -15,6 +16,7 @@ pub mod dma_map_ops;
 pub mod iommu;
 pub mod iova;
 pub mod mapping;
+pub mod p2pdma;
 pub mod swiotlb;
 
 pub use device::{Bug, Device, KResult};

@@ -11,7 +11,7 @@ use cache::{Cache, MaintStats};
 use memory::{Backing, Memory};
 use trace::{ArchHook, CacheOp, Event, ReportKind};
 
-use crate::scenario::{Arch, Config, DmaRange, IommuDomainType};
+use crate::scenario::{Arch, Config, DmaRange, IommuDomainType, P2pProvider, P2pdmaMapType};
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, IommuProt, PhysAddr, PAGE_SHIFT};
 use iommu::{Iommu, MapError};
 
@@ -32,6 +32,8 @@ pub struct Platform {
     iommu: Option<Iommu>,
     /// vmalloc ranges (virtual addresses outside the linear map).
     vmalloc: Vec<(u64, u64)>,
+    /// P2PDMA providers: ZONE_DEVICE BARs, in configuration order.
+    p2p: Vec<P2pProvider>,
     events: Vec<Event>,
 }
 
@@ -49,7 +51,15 @@ impl Platform {
             dma_mask: d.dma_mask.unwrap_or(0),
             dma_ranges: cfg.dma_ranges.clone(),
             device_limit,
-            mem: Memory::new(&cfg.ram, &cfg.mmio),
+            // A provider's BAR is MMIO to the CPU: mapped uncached, never in the linear map.
+            mem: Memory::new(
+                &cfg.ram,
+                &cfg.mmio
+                    .iter()
+                    .copied()
+                    .chain(cfg.p2p.iter().map(|p| crate::scenario::Region { start: p.start, size: p.size }))
+                    .collect::<Vec<_>>(),
+            ),
             cache: Cache::default(),
             iommu: cfg.iommu.as_ref().filter(|i| i.domain != IommuDomainType::Identity).map(|i| {
                 // The io-pgtable's input size is the aperture whether or not the domain forces
@@ -62,6 +72,7 @@ impl Platform {
                 .filter(|a| a.kind == crate::scenario::KernelAreaKind::Vmalloc)
                 .map(|a| (a.start, a.size))
                 .collect(),
+            p2p: cfg.p2p.clone(),
             events: Vec::new(),
         }
     }
@@ -140,22 +151,50 @@ impl Platform {
     /// the ia64 removal (v6.7), so it does nothing here.
     pub fn arch_dma_mark_clean(&mut self, _phys: PhysAddr, _size: u64) {}
 
-    /// models pfn_valid() under SPARSEMEM: section granular (see SECTION_SIZE_BITS).
+    /// models pfn_valid() under SPARSEMEM: section granular (see SECTION_SIZE_BITS); the
+    /// memmap memremap_pages() creates for a P2PDMA BAR makes its pfns valid too.
     pub fn pfn_valid(&self, pfn: u64) -> bool {
+        if self.p2p_provider(pfn).is_some() {
+            return true;
+        }
         let sec_shift = SECTION_SIZE_BITS - PAGE_SHIFT;
         let sec = pfn >> sec_shift;
         let start = (sec << sec_shift) << PAGE_SHIFT;
         self.mem.overlaps_ram(start, 1 << SECTION_SIZE_BITS)
     }
 
-    /// models is_zone_device_page(): the platform has no ZONE_DEVICE memory yet.
-    pub fn is_zone_device_page(&self, _pfn: u64) -> bool {
-        false
+    /// The P2PDMA provider whose BAR holds `pfn`, with its index.
+    fn p2p_provider(&self, pfn: u64) -> Option<(usize, &P2pProvider)> {
+        let phys = pfn << PAGE_SHIFT;
+        self.p2p.iter().enumerate().find(|(_, p)| phys >= p.start.0 && phys - p.start.0 < p.size)
     }
 
-    /// models is_pci_p2pdma_page(): no P2PDMA providers are modelled yet.
-    pub fn is_pci_p2pdma_page(&self, _pfn: u64) -> bool {
-        false
+    /// models is_zone_device_page(): the P2PDMA providers' pages are the only ZONE_DEVICE
+    /// memory of the platform.
+    pub fn is_zone_device_page(&self, pfn: u64) -> bool {
+        self.p2p_provider(pfn).is_some()
+    }
+
+    /// models is_pci_p2pdma_page()
+    pub fn is_pci_p2pdma_page(&self, pfn: u64) -> bool {
+        self.p2p_provider(pfn).is_some()
+    }
+
+    /// models pci_p2pdma_state()'s classification of a P2PDMA page for the device:
+    /// the map type calc_map_type_and_dist() gives its provider, the pgmap's bus_offset, and
+    /// a non-zero token naming the pgmap. None: not P2PDMA memory (PCI_P2PDMA_MAP_NONE).
+    pub fn pci_p2pdma_map_type(&self, pfn: u64) -> Option<(P2pdmaMapType, u64, u64)> {
+        self.p2p_provider(pfn).map(|(i, p)| (p.route, p.bus_offset(), i as u64 + 1))
+    }
+
+    /// A peer-to-peer bus address: a provider the device reaches through a common switch
+    /// routes it before it ever reaches the host bridge or the IOMMU.
+    fn p2p_bus_target(&self, addr: DmaAddr, len: u64) -> Option<PhysAddr> {
+        self.p2p
+            .iter()
+            .filter(|p| p.route == P2pdmaMapType::BusAddr)
+            .find(|p| addr.0.wrapping_sub(p.bus_start) < p.size && len <= p.size - addr.0.wrapping_sub(p.bus_start))
+            .map(|p| p.start.wrapping_add(addr.0.wrapping_sub(p.bus_start)))
     }
 
     // ---- tracepoints and printk ---------------------------------------------------------
@@ -340,6 +379,9 @@ impl Platform {
     /// can only drive addresses within its DMA mask and bus limit either way.
     fn dev_route(&mut self, addr: DmaAddr, len: u64, write: bool) -> Landing {
         let what = if write { "store" } else { "load" };
+        if let Some(p) = self.p2p_bus_target(addr, len) {
+            return vec![(p, len)];
+        }
         let pieces = match &self.iommu {
             Some(mmu) => {
                 let last = addr.0.checked_add(len.max(1) - 1);
@@ -383,6 +425,9 @@ impl Platform {
     /// Where a device access to `addr` would land first (no events): through the IOMMU's
     /// page table or the dma-ranges.
     pub fn device_target(&self, addr: DmaAddr, len: u64) -> Option<PhysAddr> {
+        if let Some(p) = self.p2p_bus_target(addr, len) {
+            return Some(p);
+        }
         match &self.iommu {
             Some(mmu) => mmu.translate(addr.0, len, false).ok().and_then(|p| p.first().map(|&(a, _)| a)),
             None => self.bus_to_phys(addr, len).ok(),
@@ -440,6 +485,9 @@ impl dmadiff_cref::Hooks for Platform {
     }
     fn is_pci_p2pdma_page(&mut self, pfn: u64) -> bool {
         Platform::is_pci_p2pdma_page(self, pfn)
+    }
+    fn pci_p2pdma_map_type(&mut self, pfn: u64) -> Option<(P2pdmaMapType, u64, u64)> {
+        Platform::pci_p2pdma_map_type(self, pfn)
     }
     fn is_vmalloc_addr(&mut self, addr: u64) -> bool {
         Platform::is_vmalloc_addr(self, addr)

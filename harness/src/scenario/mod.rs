@@ -78,6 +78,41 @@ pub struct Config {
     /// Kernel areas dma-debug knows: the current task's stack and the kernel image (inside
     /// RAM, linear-mapped), and vmalloc space (virtual addresses outside the linear map).
     pub kernel_areas: Vec<KernelArea>,
+    /// PCI P2PDMA providers: BARs of peer devices published as ZONE_DEVICE pages.
+    pub p2p: Vec<P2pProvider>,
+}
+
+/// How the device reaches a P2PDMA provider: the `enum pci_p2pdma_map_type` that
+/// calc_map_type_and_dist() (drivers/pci/p2pdma.c) derives from the PCI topology.
+pub use dmadiff_cref::P2pdmaMapType;
+
+/// The scenario-language name of a P2PDMA route.
+pub fn p2p_route_name(t: P2pdmaMapType) -> &'static str {
+    match t {
+        P2pdmaMapType::BusAddr => "switch",
+        P2pdmaMapType::ThruHostBridge => "host-bridge",
+        P2pdmaMapType::NotSupported => "none",
+    }
+}
+
+/// One PCI P2PDMA provider (pci_p2pdma_add_resource()): a BAR whose pages are ZONE_DEVICE
+/// memory with a `struct pci_p2pdma_pagemap`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct P2pProvider {
+    /// The BAR's CPU physical address range.
+    pub start: PhysAddr,
+    pub size: u64,
+    /// pci_bus_address() of the BAR: p2p_pgmap->bus_offset is bus_start - start.
+    pub bus_start: u64,
+    /// How the device under test reaches it.
+    pub route: P2pdmaMapType,
+}
+
+impl P2pProvider {
+    /// p2p_pgmap->bus_offset
+    pub fn bus_offset(&self) -> u64 {
+        self.bus_start.wrapping_sub(self.start.0)
+    }
 }
 
 /// Which kernel area a `stack`, `kernel_text`, `kernel_rodata` or `vmalloc` line names.
@@ -272,6 +307,7 @@ impl Default for Config {
             swiotlb: None,
             iommu: None,
             kernel_areas: Vec::new(),
+            p2p: Vec::new(),
         }
     }
 }

@@ -65,6 +65,43 @@ struct dmadiff_platform_ops {
 	dmadiff_phys_t (*iommu_iova_to_phys)(void *priv, uint64_t iova);	/* 0: not mapped */
 	void (*iommu_iotlb_sync)(void *priv, uint64_t iova, uint64_t size);	/* a gather's range */
 	void (*iommu_flush_iotlb_all)(void *priv);
+	/*
+	 * PCI P2PDMA (drivers/pci/p2pdma.c): how the device reaches the P2PDMA page at pfn,
+	 * as enum pci_p2pdma_map_type (PCI_P2PDMA_MAP_NONE for a page that is not P2PDMA
+	 * memory); for a provider page *bus_offset gets its pgmap's bus_offset and *pgmap
+	 * a token naming the dev_pagemap.
+	 */
+	int32_t (*pci_p2pdma_map_type)(void *priv, uint64_t pfn, uint64_t *bus_offset, uint64_t *pgmap);
+};
+
+/* enum pci_p2pdma_map_type (include/linux/pci-p2pdma.h, v6.16), in the kernel's order */
+enum dmadiff_p2pdma_map_type {
+	DMADIFF_P2PDMA_MAP_UNKNOWN = 0,
+	DMADIFF_P2PDMA_MAP_NONE = 1,
+	DMADIFF_P2PDMA_MAP_NOT_SUPPORTED = 2,
+	DMADIFF_P2PDMA_MAP_BUS_ADDR = 3,
+	DMADIFF_P2PDMA_MAP_THRU_HOST_BRIDGE = 4,
+};
+
+/*
+ * One struct scatterlist entry as the harness hands it over: the list flattened in
+ * sg_next() order. chain_after marks an sg_chain() link after the entry; the model
+ * rebuilds real chained arrays from the marks, so sg_next() crosses them.
+ */
+struct dmadiff_sg_entry {
+	dmadiff_phys_t page;		/* page_to_phys(sg_page(sg)) */
+	uint32_t offset;
+	uint32_t length;
+	dmadiff_dma_t dma_address;
+	uint32_t dma_length;		/* sg_dma_len() */
+	uint32_t dma_flags;		/* SG_DMA_BUS_ADDRESS (1 << 0), SG_DMA_SWIOTLB (1 << 1) */
+	bool chain_after;
+};
+
+/* struct dma_iova_state of the two-step API */
+struct dmadiff_iova_state {
+	dmadiff_dma_t addr;
+	uint64_t size;			/* __size, DMA_IOVA_USE_SWIOTLB in bit 63 */
 };
 
 /* How the kernel booted swiotlb for the device. */
@@ -201,6 +238,19 @@ enum dmadiff_call_kind {
 	DMADIFF_CALL_DMA_OPT_MAPPING_SIZE = 30,	/* -> dma_opt_mapping_size(dev) for an IOMMU device */
 	DMADIFF_CALL_DMA_MAX_MAPPING_SIZE = 31,	/* -> dma_max_mapping_size(dev) for an IOMMU device */
 	DMADIFF_CALL_MAP_SINGLE = 32,		/* dma_map_single_attrs(ptr=addr, size, dir, attrs) */
+	/* scatterlists, through dmadiff_call_sg() */
+	DMADIFF_CALL_MAP_SG = 33,		/* dma_map_sg_attrs(sgl, nents=size, dir, attrs) -> int */
+	DMADIFF_CALL_MAP_SGTABLE = 34,		/* dma_map_sgtable(sgt{orig_nents=size}, dir, attrs) -> int, value2 = sgt->nents */
+	DMADIFF_CALL_UNMAP_SG = 35,		/* dma_unmap_sg_attrs(sgl, nents=size, dir, attrs) */
+	DMADIFF_CALL_SYNC_SG_FOR_CPU = 36,	/* dma_sync_sg_for_cpu(sgl, nelems=size, dir) */
+	DMADIFF_CALL_SYNC_SG_FOR_DEVICE = 37,	/* dma_sync_sg_for_device(sgl, nelems=size, dir) */
+	/* the two-step IOVA API, through dmadiff_call_iova() */
+	DMADIFF_CALL_IOVA_TRY_ALLOC = 38,	/* dma_iova_try_alloc(state, phys=addr, size) -> bool */
+	DMADIFF_CALL_IOVA_LINK = 39,		/* dma_iova_link(state, phys=addr, offset, size, dir, attrs) -> int */
+	DMADIFF_CALL_IOVA_SYNC = 40,		/* dma_iova_sync(state, offset, size) -> int */
+	DMADIFF_CALL_IOVA_UNLINK = 41,		/* dma_iova_unlink(state, offset, size, dir, attrs) */
+	DMADIFF_CALL_IOVA_DESTROY = 42,		/* dma_iova_destroy(state, mapped_len=size, dir, attrs) */
+	DMADIFF_CALL_IOVA_FREE = 43,		/* dma_iova_free(state) */
 };
 
 /* What a call returned: a value, and for struct iova results the node (NULL: is_null). */
@@ -234,6 +284,20 @@ void dmadiff_ctx_free(struct dmadiff_ctx *ctx);
  */
 int dmadiff_call(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops,
 		 const struct dmadiff_call *call, struct dmadiff_result *res);
+
+/*
+ * Run one scatterlist call on the nr entries at sgl (flattened; chain_after marks the
+ * sg_chain() links). The entries are updated in place as the kernel updates them.
+ * Same return as dmadiff_call().
+ */
+int dmadiff_call_sg(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops,
+		    const struct dmadiff_call *call, struct dmadiff_sg_entry *sgl, uint32_t nr,
+		    struct dmadiff_result *res);
+
+/* Run one two-step IOVA call on *state (updated in place). Same return as dmadiff_call(). */
+int dmadiff_call_iova(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *ops,
+		      const struct dmadiff_call *call, struct dmadiff_iova_state *state,
+		      struct dmadiff_result *res);
 
 /*
  * Read-only views of the swiotlb allocator state, for the invariant checks the harness
