@@ -935,6 +935,37 @@ size_t dmadiff_iommu_dma_fq_pfns(struct device *dev, unsigned long *out, size_t 
 	return n;
 }
 
+/* ---- scatterlists: placeholders until iommu_dma_map_sg() lands ---- */
+
+/* models iommu_dma_map_sg() */
+int iommu_dma_map_sg(struct device *dev, struct scatterlist *sg, int nents,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	BUG_ON(dev, 1);
+	return 0;
+}
+
+/* models iommu_dma_unmap_sg() */
+void iommu_dma_unmap_sg(struct device *dev, struct scatterlist *sg, int nents,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	BUG_ON(dev, 1);
+}
+
+/* models iommu_dma_sync_sg_for_cpu() */
+void iommu_dma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
+		int nelems, enum dma_data_direction dir)
+{
+	BUG_ON(dev, 1);
+}
+
+/* models iommu_dma_sync_sg_for_device() */
+void iommu_dma_sync_sg_for_device(struct device *dev, struct scatterlist *sgl,
+		int nelems, enum dma_data_direction dir)
+{
+	BUG_ON(dev, 1);
+}
+
 /* ---- the two-step IOVA API: placeholders until it lands ---- */
 
 /* models dma_iova_try_alloc() */

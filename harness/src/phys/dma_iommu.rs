@@ -26,7 +26,7 @@ use super::swiotlb::{
 use super::KResult;
 use crate::platform::trace::ReportKind;
 use crate::platform::Platform;
-use crate::scatterlist::DmaIovaState;
+use crate::scatterlist::{DmaIovaState, Scatterlist};
 use crate::scenario::{IommuConfig, IommuDomainType, PciWindow, ResvRegion, ResvType};
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, IommuProt, PhysAddr, DMA_MAPPING_ERROR};
 
@@ -1240,6 +1240,42 @@ mod tests {
                 if event == "dma_map_phys"
         ));
     }
+}
+
+// ---- scatterlists -----------------------------------------------------------------------
+
+/// models iommu_dma_map_sg(): the count of DMA segments, or a negative errno.
+pub fn iommu_dma_map_sg(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nents: u32,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<i32> {
+    todo!("iommu sg: {:?} {} {} {} {dir:?} {attrs}", dev.name, plat.pending_events().len(), sgl.len(), nents)
+}
+
+/// models iommu_dma_unmap_sg()
+pub fn iommu_dma_unmap_sg(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nents: u32,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    todo!("iommu sg: {:?} {} {} {} {dir:?} {attrs}", dev.name, plat.pending_events().len(), sgl.len(), nents)
+}
+
+/// models iommu_dma_sync_sg_for_cpu()
+pub fn iommu_dma_sync_sg_for_cpu(dev: &mut Device, plat: &mut Platform, sgl: &mut [Scatterlist], nelems: u32, dir: DmaDir) -> KResult<()> {
+    todo!("iommu sg: {:?} {} {} {} {dir:?}", dev.name, plat.pending_events().len(), sgl.len(), nelems)
+}
+
+/// models iommu_dma_sync_sg_for_device()
+pub fn iommu_dma_sync_sg_for_device(dev: &mut Device, plat: &mut Platform, sgl: &mut [Scatterlist], nelems: u32, dir: DmaDir) -> KResult<()> {
+    todo!("iommu sg: {:?} {} {} {} {dir:?}", dev.name, plat.pending_events().len(), sgl.len(), nelems)
 }
 
 // ---- the two-step IOVA API (v6.16, DMA_ATTR_MMIO from v6.18) ------------------------------
