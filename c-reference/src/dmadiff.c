@@ -411,6 +411,63 @@ void trace_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 				   addr, size, (int32_t)dir);
 }
 
+/* The arrays an sg tracepoint records: phys of nr_phys entries, DMA segments of nr_dma. */
+static void trace_sg(struct device *dev, const char *event, struct scatterlist *sgl,
+		     int nr_phys, int nr_dma, int64_t err, enum dma_data_direction dir,
+		     unsigned long attrs)
+{
+	const struct dmadiff_platform_ops *ops = ops_of(dev);
+	uint32_t np = nr_phys > 0 ? (uint32_t)nr_phys : 0, nd = nr_dma > 0 ? (uint32_t)nr_dma : 0;
+	dmadiff_phys_t *phys = calloc(np + 1, sizeof(*phys));
+	dmadiff_dma_t *dma = calloc(nd + 1, sizeof(*dma));
+	uint32_t *len = calloc(nd + 1, sizeof(*len));
+	struct scatterlist *sg;
+	int i;
+
+	if (!phys || !dma || !len)
+		abort();
+	for_each_sg(sgl, sg, (int)np, i)
+		phys[i] = sg_phys(sg);
+	for_each_sg(sgl, sg, (int)nd, i) {
+		dma[i] = sg_dma_address(sg);
+		len[i] = sg_dma_len(sg);
+	}
+	ops->trace_dma_sg(ops->priv, event, phys, np, dma, len, nd, err, (int32_t)dir, attrs);
+	free(phys);
+	free(dma);
+	free(len);
+}
+
+void trace_dma_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
+		int ents, enum dma_data_direction dir, unsigned long attrs)
+{
+	trace_sg(dev, "dma_map_sg", sgl, nents, ents, 0, dir, attrs);
+}
+
+void trace_dma_map_sg_err(struct device *dev, struct scatterlist *sgl,
+		int nents, int err, enum dma_data_direction dir, unsigned long attrs)
+{
+	trace_sg(dev, "dma_map_sg_err", sgl, nents, 0, err, dir, attrs);
+}
+
+void trace_dma_unmap_sg(struct device *dev, struct scatterlist *sgl, int nents,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	trace_sg(dev, "dma_unmap_sg", sgl, nents, 0, 0, dir, attrs);
+}
+
+void trace_dma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
+		int nents, enum dma_data_direction dir)
+{
+	trace_sg(dev, "dma_sync_sg_for_cpu", sgl, 0, nents, 0, dir, 0);
+}
+
+void trace_dma_sync_sg_for_device(struct device *dev, struct scatterlist *sgl,
+		int nents, enum dma_data_direction dir)
+{
+	trace_sg(dev, "dma_sync_sg_for_device", sgl, 0, nents, 0, dir, 0);
+}
+
 /* TP_fast_assign() of swiotlb_bounced reads the force flag itself */
 void trace_swiotlb_bounced(struct device *dev, dma_addr_t dev_addr, size_t size)
 {

@@ -66,6 +66,9 @@ pub trait Hooks {
     fn trace_dma_unmap(&mut self, event: &str, addr: u64, size: u64, dir: u32, attrs: u64);
     /// A `dma_sync_single` class tracepoint.
     fn trace_dma_sync_single(&mut self, event: &str, addr: u64, size: u64, dir: u32);
+    /// A scatterlist tracepoint (dma_map_sg, dma_map_sg_err, dma_unmap_sg, dma_sync_sg_*):
+    /// the sg_phys() it records, the (sg_dma_address, sg_dma_len) pairs, the error.
+    fn trace_dma_sg(&mut self, _event: &str, _phys: &[u64], _dma: &[(u64, u32)], _err: i64, _dir: u32, _attrs: u64) {}
     /// A WARN, dev_err, dev_warn or BUG report.
     fn report(&mut self, kind: ReportKind, func: &str, text: &str);
     /// memcpy() by the CPU between two linear-map addresses (swiotlb_bounce); called for
@@ -561,6 +564,7 @@ fn ops_for(hooks_ref: &mut &mut dyn Hooks) -> ffi::dmadiff_platform_ops {
         trace_dma_map: Some(tr_trace_dma_map),
         trace_dma_unmap: Some(tr_trace_dma_unmap),
         trace_dma_sync_single: Some(tr_trace_dma_sync_single),
+        trace_dma_sg: Some(tr_trace_dma_sg),
         report: Some(tr_report),
         cpu_memcpy: Some(tr_cpu_memcpy),
         cpu_memset: Some(tr_cpu_memset),
@@ -986,6 +990,33 @@ unsafe extern "C" fn tr_iommu_iotlb_sync(p: *mut c_void, start: u64, end: u64) {
 }
 unsafe extern "C" fn tr_iommu_flush_iotlb_all(p: *mut c_void) {
     hooks(p).iommu_flush_iotlb_all()
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn tr_trace_dma_sg(
+    p: *mut c_void,
+    event: *const c_char,
+    phys: *const u64,
+    nr_phys: u32,
+    dma: *const u64,
+    len: *const u32,
+    nr_dma: u32,
+    err: i64,
+    dir: i32,
+    attrs: u64,
+) {
+    // SAFETY: the C side passes arrays of the lengths it names (never NULL).
+    let (phys, dma, len) = unsafe {
+        (
+            std::slice::from_raw_parts(phys, nr_phys as usize),
+            std::slice::from_raw_parts(dma, nr_dma as usize),
+            std::slice::from_raw_parts(len, nr_dma as usize),
+        )
+    };
+    let segs: Vec<(u64, u32)> = dma.iter().copied().zip(len.iter().copied()).collect();
+    // SAFETY: event is a NUL-terminated string literal of the C model.
+    let event = unsafe { CStr::from_ptr(event) }.to_str().unwrap_or("?");
+    hooks(p).trace_dma_sg(event, phys, &segs, err, dir as u32, attrs)
 }
 
 unsafe extern "C" fn tr_pci_p2pdma_map_type(p: *mut c_void, pfn: u64, bus_offset: *mut u64, pgmap: *mut u64) -> i32 {

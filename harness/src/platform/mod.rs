@@ -219,6 +219,26 @@ impl Platform {
         self.events.push(Event::TraceSyncSingle { event: event.into(), addr, size, dir });
     }
 
+    /// A scatterlist tracepoint: see [`Event::TraceSg`].
+    pub fn trace_dma_sg(
+        &mut self,
+        event: &str,
+        phys: &[PhysAddr],
+        segs: &[(DmaAddr, u32)],
+        err: i64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    ) {
+        self.events.push(Event::TraceSg {
+            event: event.to_string(),
+            phys: phys.to_vec(),
+            segs: segs.to_vec(),
+            err,
+            dir,
+            attrs,
+        });
+    }
+
     pub fn report(&mut self, kind: ReportKind, func: &str, text: &str) {
         self.events.push(Event::Report { kind, func: func.into(), text: text.into() });
     }
@@ -485,6 +505,11 @@ impl dmadiff_cref::Hooks for Platform {
     }
     fn is_pci_p2pdma_page(&mut self, pfn: u64) -> bool {
         Platform::is_pci_p2pdma_page(self, pfn)
+    }
+    fn trace_dma_sg(&mut self, event: &str, phys: &[u64], dma: &[(u64, u32)], err: i64, dir: u32, attrs: u64) {
+        let phys: Vec<PhysAddr> = phys.iter().map(|&p| PhysAddr(p)).collect();
+        let segs: Vec<(DmaAddr, u32)> = dma.iter().map(|&(a, l)| (DmaAddr(a), l)).collect();
+        Platform::trace_dma_sg(self, event, &phys, &segs, err, DmaDir(dir), DmaAttrs(attrs))
     }
     fn pci_p2pdma_map_type(&mut self, pfn: u64) -> Option<(P2pdmaMapType, u64, u64)> {
         Platform::pci_p2pdma_map_type(self, pfn)

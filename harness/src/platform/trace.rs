@@ -34,6 +34,9 @@ pub enum Event {
     TraceUnmap { event: String, addr: DmaAddr, size: u64, dir: DmaDir, attrs: DmaAttrs },
     /// `dma_sync_single` class.
     TraceSyncSingle { event: String, addr: DmaAddr, size: u64, dir: DmaDir },
+    /// The scatterlist classes: dma_map_sg (phys, DMA segments, attrs), dma_map_sg_err (phys,
+    /// err, attrs), dma_unmap_sg (phys, attrs), dma_sync_sg_for_{cpu,device} (DMA segments).
+    TraceSg { event: String, phys: Vec<PhysAddr>, segs: Vec<(DmaAddr, u32)>, err: i64, dir: DmaDir, attrs: DmaAttrs },
     /// arch_sync_dma_for_device / arch_sync_dma_for_cpu and what they did to the cache.
     ArchSync {
         hook: ArchHook,
@@ -93,6 +96,23 @@ impl Event {
             ),
             Event::TraceSyncSingle { event, addr, size, dir } => {
                 format!("{event}: {device} dir={} dma_addr={:x} size={size}", dir.trace_name(), addr.0)
+            }
+            Event::TraceSg { event, phys, segs, err, dir, attrs } => {
+                let list = |v: Vec<String>| format!("{{{}}}", v.join(","));
+                let phys = list(phys.iter().map(|p| format!("0x{:x}", p.0)).collect());
+                let dmas = list(segs.iter().map(|s| format!("0x{:x}", s.0 .0)).collect());
+                let sizes = list(segs.iter().map(|s| format!("{}", s.1)).collect());
+                let dir = dir.trace_name();
+                let attrs = attrs.trace_decode(version);
+                // the TP_printk() formats of include/trace/events/dma.h
+                match event.as_str() {
+                    "dma_map_sg" => format!(
+                        "{event}: {device} dir={dir} dma_addrs={dmas} sizes={sizes} phys_addrs={phys} attrs={attrs}"
+                    ),
+                    "dma_map_sg_err" => format!("{event}: {device} dir={dir} phys_addrs={phys} err={err} attrs={attrs}"),
+                    "dma_unmap_sg" => format!("{event}: {device} dir={dir} phys_addrs={phys} attrs={attrs}"),
+                    _ => format!("{event}: {device} dir={dir} dma_addrs={dmas} sizes={sizes}"),
+                }
             }
             Event::ArchSync { hook, phys, size, dir, op, written_back, discarded_dirty } => {
                 let name = match hook {

@@ -46,6 +46,14 @@ struct dmadiff_platform_ops {
 				int32_t dir, uint64_t attrs);
 	void (*trace_dma_sync_single)(void *priv, const char *event, dmadiff_dma_t addr,
 				      uint64_t size, int32_t dir);
+	/*
+	 * The scatterlist classes (dma_map_sg, dma_map_sg_err, dma_unmap_sg, dma_sync_sg):
+	 * the sg_phys() of nr_phys entries, the sg_dma_address()/sg_dma_len() of nr_dma
+	 * entries, err (dma_map_sg_err), dir and attrs, as each event records them.
+	 */
+	void (*trace_dma_sg)(void *priv, const char *event, const dmadiff_phys_t *phys,
+			     uint32_t nr_phys, const dmadiff_dma_t *dma, const uint32_t *len,
+			     uint32_t nr_dma, int64_t err, int32_t dir, uint64_t attrs);
 	/* printk: func is the kernel function that raised it, text the formatted message */
 	void (*report)(void *priv, int32_t kind, const char *func, const char *text);
 	/* memcpy() by the CPU between two linear-map addresses (through its cache) */
