@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use dmadiff_cref::{DeviceConfig, Hooks, IommuConfig, ReportKind, SwiotlbConfig, SwiotlbMode};
+use dmadiff_cref::{DeviceConfig, Hooks, IommuConfig, P2pdmaMapType, ReportKind, SwiotlbConfig, SwiotlbMode};
 
 /// A coherent NVMe-like device with a 64-bit mask, no dma_range_map, arm64 configuration,
 /// no dma_parms, booted with swiotlb=noforce.
@@ -36,6 +36,8 @@ pub struct Rec {
     pub events: Vec<String>,
     pub mem: HashMap<u64, u8>,
     pub p2p_pfns: Vec<u64>,
+    /// P2PDMA providers: (start, size, map type, bus_offset); their pgmap token is index + 1.
+    pub p2p: Vec<(u64, u64, P2pdmaMapType, u64)>,
     /// The IOMMU page table: iova -> (phys, size, prot), one extent per successful map (4K granule).
     pub table: BTreeMap<u64, (u64, u64, i32)>,
     /// The next iommu_map() fails with -ENOMEM.
@@ -76,7 +78,24 @@ impl Hooks for Rec {
     }
     fn is_pci_p2pdma_page(&mut self, pfn: u64) -> bool {
         self.events.push(format!("p2p? {pfn:#x}"));
-        self.p2p_pfns.contains(&pfn)
+        self.p2p_pfns.contains(&pfn) || self.p2p.iter().any(|&(s, n, _, _)| (pfn << 12).wrapping_sub(s) < n)
+    }
+    fn pci_p2pdma_map_type(&mut self, pfn: u64) -> Option<(P2pdmaMapType, u64, u64)> {
+        let phys = pfn << 12;
+        self.p2p
+            .iter()
+            .enumerate()
+            .find(|(_, &(s, n, _, _))| phys.wrapping_sub(s) < n)
+            .map(|(i, &(_, _, t, off))| (t, off, i as u64 + 1))
+    }
+    fn trace_dma_sg(&mut self, event: &str, phys: &[u64], dma: &[(u64, u32)], err: i64, dir: u32, attrs: u64) {
+        let phys: Vec<String> = phys.iter().map(|p| format!("{p:#x}")).collect();
+        let dma: Vec<String> = dma.iter().map(|(a, l)| format!("{a:#x}+{l:#x}")).collect();
+        self.events.push(format!(
+            "trace {event} phys=[{}] dma=[{}] err={err} dir={dir} attrs={attrs:#x}",
+            phys.join(" "),
+            dma.join(" ")
+        ));
     }
     fn trace_dma_map(&mut self, event: &str, phys: u64, dma: u64, size: u64, dir: u32, attrs: u64) {
         self.events
