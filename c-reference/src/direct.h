@@ -86,4 +86,18 @@ static inline void dma_direct_unmap_page(struct device *dev, dma_addr_t addr,
 					 attrs | DMA_ATTR_SKIP_CPU_SYNC);
 }
 
+/* ---- scatterlists: out of line in kernel/dma/direct.c ---- */
+
+struct scatterlist;
+
+/* arm64 has ARCH_HAS_SYNC_DMA_FOR_{DEVICE,CPU}: the real functions, never the empty stubs */
+int dma_direct_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
+		enum dma_data_direction dir, unsigned long attrs);
+void dma_direct_unmap_sg(struct device *dev, struct scatterlist *sgl,
+		int nents, enum dma_data_direction dir, unsigned long attrs);
+void dma_direct_sync_sg_for_device(struct device *dev,
+		struct scatterlist *sgl, int nents, enum dma_data_direction dir);
+void dma_direct_sync_sg_for_cpu(struct device *dev,
+		struct scatterlist *sgl, int nents, enum dma_data_direction dir);
+
 #endif /* DMADIFF_DIRECT_H */

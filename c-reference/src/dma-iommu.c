@@ -4,7 +4,8 @@
  * domain for single streaming mappings. Cookie and domain set-up (reservations,
  * flush-queue options), IOVA allocation with the PCI SAC trick, the flush queue,
  * map/unmap of pages and resources, the swiotlb bounce for unaligned buffers of
- * untrusted devices, sync, and the reported mapping sizes.
+ * untrusted devices, sync, scatterlists (iommu_dma_map_sg() and its layout),
+ * the two-step dma_iova_* API, and the reported mapping sizes.
  *
  * Model deviations:
  *  - the cookie is allocated by iommu_setup_dma_ops() itself, where the kernel
@@ -19,6 +20,10 @@
  *  - phys_to_virt() is the identity: the linear map is PAGE_SIZE-aligned, so
  *    granule (<= PAGE_SIZE) alignment of a virtual address is that of its phys;
  *  - the kdump deferred attach (iommu_deferred_attach_enabled) is off;
+ *  - the mock IOMMU driver has no iotlb_sync_map op: iommu_sync_map() is 0 and
+ *    iommu_map_nosync() is the platform's iommu_map();
+ *  - the two-step calls other than dma_iova_try_alloc() BUG on a device that
+ *    dma-iommu does not drive, where the kernel would dereference a NULL cookie;
  *  - dev->iommu->forcedac stands for the global iommu_dma_forcedac;
  *  - iommu_get_resv_regions() and the host bridge's windows are the boot
  *    configuration in dev->iommu; the bridge's dma_ranges are not modelled.
@@ -26,10 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "dma-direct.h"
 #include "dma-iommu.h"
 #include "dma-map-ops.h"
+#include "pci-p2pdma.h"
+#include "scatterlist.h"
 #include "swiotlb.h"
 #include "trace-swiotlb.h"
 
@@ -472,7 +480,25 @@ static bool dev_use_swiotlb(struct device *dev, size_t size,
 	return dev_is_untrusted(dev) || dma_kmalloc_needs_bounce(dev, size, dir);
 }
 
-/* dev_use_sg_swiotlb(): the scatterlist paths are a later issue */
+/* models dev_use_sg_swiotlb() (CONFIG_SWIOTLB) */
+static bool dev_use_sg_swiotlb(struct device *dev, struct scatterlist *sg,
+			       int nents, enum dma_data_direction dir)
+{
+	struct scatterlist *s;
+	int i;
+
+	if (dev_is_untrusted(dev))
+		return true;
+
+	/* kmalloc() buffers unsafe for this device and direction: any unaligned length bounces */
+	if (!dma_kmalloc_safe(dev, dir)) {
+		for_each_sg(sg, s, nents, i)
+			if (!dma_kmalloc_size_aligned(dev, s->length))
+				return true;
+	}
+
+	return false;
+}
 
 /* models iommu_dma_init_options() */
 static void iommu_dma_init_options(struct iommu_dma_options *options,
@@ -706,7 +732,37 @@ void iommu_dma_sync_single_for_device(struct device *dev, dma_addr_t dma_handle,
 		arch_sync_dma_for_device(dev, phys, size, dir);
 }
 
-/* iommu_dma_sync_sg_for_cpu/device(): the scatterlist paths are a later issue */
+/* models iommu_dma_sync_sg_for_cpu(): per entry through the bounce if the list was bounced */
+void iommu_dma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
+		int nelems, enum dma_data_direction dir)
+{
+	struct scatterlist *sg;
+	int i;
+
+	if (sg_dma_is_swiotlb(sgl))
+		for_each_sg(sgl, sg, nelems, i)
+			iommu_dma_sync_single_for_cpu(dev, sg_dma_address(sg),
+						      sg->length, dir);
+	else if (!dev_is_dma_coherent(dev))
+		for_each_sg(sgl, sg, nelems, i)
+			arch_sync_dma_for_cpu(dev, sg_phys(sg), sg->length, dir);
+}
+
+/* models iommu_dma_sync_sg_for_device() */
+void iommu_dma_sync_sg_for_device(struct device *dev, struct scatterlist *sgl,
+		int nelems, enum dma_data_direction dir)
+{
+	struct scatterlist *sg;
+	int i;
+
+	if (sg_dma_is_swiotlb(sgl))
+		for_each_sg(sgl, sg, nelems, i)
+			iommu_dma_sync_single_for_device(dev, sg_dma_address(sg),
+							 sg->length, dir);
+	else if (!dev_is_dma_coherent(dev))
+		for_each_sg(sgl, sg, nelems, i)
+			arch_sync_dma_for_device(dev, sg_phys(sg), sg->length, dir);
+}
 
 /* models iommu_dma_map_swiotlb() */
 static phys_addr_t iommu_dma_map_swiotlb(struct device *dev, phys_addr_t phys,
@@ -804,7 +860,343 @@ void iommu_dma_unmap_page(struct device *dev, dma_addr_t dma_handle,
 	swiotlb_tbl_unmap_single(dev, phys, size, dir, attrs);
 }
 
-/* iommu_dma_map_sg() / iommu_dma_unmap_sg(): the scatterlist paths are a later issue */
+/* ---- drivers/iommu/iommu.c helpers the scatterlist and two-step paths use ---- */
+
+/* models iommu_map_nosync(): the model's iommu_map() is the page-table write alone */
+static int iommu_map_nosync(struct iommu_domain *domain, unsigned long iova,
+		phys_addr_t paddr, size_t size, int prot, gfp_t gfp)
+{
+	return iommu_map(domain, iova, paddr, size, prot, gfp);
+}
+
+/* models iommu_sync_map(): the mock IOMMU driver has no iotlb_sync_map op */
+static int iommu_sync_map(struct iommu_domain *domain, unsigned long iova,
+		size_t size)
+{
+	return 0;
+}
+
+/* models iommu_unmap(): __iommu_unmap() then an immediate iommu_iotlb_sync() */
+static size_t iommu_unmap(struct iommu_domain *domain, unsigned long iova,
+		size_t size)
+{
+	struct iommu_iotlb_gather iotlb_gather;
+	size_t ret;
+
+	iommu_iotlb_gather_init(&iotlb_gather);
+	ret = iommu_unmap_fast(domain, iova, size, &iotlb_gather);
+	iommu_iotlb_sync(domain, &iotlb_gather);
+
+	return ret;
+}
+
+/* models iommu_map_sg() (v6.16, after "iommu: generalize the batched sync after map interface") */
+static ssize_t iommu_map_sg(struct iommu_domain *domain, unsigned long iova,
+		struct scatterlist *sg, unsigned int nents, int prot, gfp_t gfp)
+{
+	size_t len = 0, mapped = 0;
+	phys_addr_t start = 0;
+	unsigned int i = 0;
+	int ret;
+
+	while (i <= nents) {
+		phys_addr_t s_phys = sg_phys(sg);
+
+		/* this entry does not continue the run: map what has been gathered */
+		if (len && s_phys != start + len) {
+			ret = iommu_map_nosync(domain, iova + mapped, start,
+					       len, prot, gfp);
+			if (ret)
+				goto out_err;
+
+			mapped += len;
+			len = 0;
+		}
+
+		if (sg_dma_is_bus_address(sg))
+			goto next;
+
+		if (len) {
+			len += sg->length;
+		} else {
+			len = sg->length;
+			start = s_phys;
+		}
+
+next:
+		/* the extra pass re-reads the last entry rather than stepping past it */
+		if (++i < nents)
+			sg = sg_next(sg);
+	}
+
+	ret = iommu_sync_map(domain, iova, mapped);
+	if (ret)
+		goto out_err;
+
+	return (ssize_t)mapped;
+
+out_err:
+	/* undo mappings already done */
+	iommu_unmap(domain, iova, mapped);
+
+	return ret;
+}
+
+/* models __finalise_sg() */
+static int __finalise_sg(struct device *dev, struct scatterlist *sg, int nents,
+		dma_addr_t dma_addr)
+{
+	struct scatterlist *s, *cur = sg;
+	unsigned long seg_mask = dma_get_seg_boundary(dev);
+	unsigned int cur_len = 0, max_len = dma_get_max_seg_size(dev);
+	int i, count = 0;
+
+	for_each_sg(sg, s, nents, i) {
+		/* the stash: the in-granule offset in dma_address, the original length in dma_len */
+		dma_addr_t s_dma_addr = sg_dma_address(s);
+		unsigned int s_iova_off = (unsigned int)sg_dma_address(s);
+		unsigned int s_length = sg_dma_len(s);
+		unsigned int s_iova_len = s->length;
+
+		sg_dma_address(s) = DMA_MAPPING_ERROR;
+		sg_dma_len(s) = 0;
+
+		/* a bus address takes an output segment of its own and uses no IOVA */
+		if (sg_dma_is_bus_address(s)) {
+			if (i > 0)
+				cur = sg_next(cur);
+
+			sg_dma_unmark_bus_address(s);
+			sg_dma_address(cur) = s_dma_addr;
+			sg_dma_len(cur) = s_length;
+			sg_dma_mark_bus_address(cur);
+			count++;
+			cur_len = 0;
+			continue;
+		}
+
+		s->offset += s_iova_off;
+		s->length = s_length;
+
+		/* merge: an open segment, a granule-aligned start, no boundary, room left */
+		if (cur_len && !s_iova_off && (dma_addr & seg_mask) &&
+		    (max_len - cur_len >= s_length)) {
+			cur_len += s_length;
+		} else {
+			if (i > 0)
+				cur = sg_next(cur);
+			cur_len = s_length;
+			count++;
+
+			sg_dma_address(cur) = dma_addr + s_iova_off;
+		}
+
+		sg_dma_len(cur) = cur_len;
+		dma_addr += s_iova_len;
+
+		/* a hole after this chunk (alignment or padding): nothing may merge onto it */
+		if (s_length + s_iova_off < s_iova_len)
+			cur_len = 0;
+	}
+	return count;
+}
+
+/* models __invalidate_sg(): undo the layout pass and poison the DMA fields */
+static void __invalidate_sg(struct scatterlist *sg, int nents)
+{
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sg, s, nents, i) {
+		if (sg_dma_is_bus_address(s)) {
+			sg_dma_unmark_bus_address(s);
+		} else {
+			/* whatever dma_address holds is taken as the stash, even if never written */
+			if (sg_dma_address(s) != DMA_MAPPING_ERROR)
+				s->offset += sg_dma_address(s);
+			if (sg_dma_len(s))
+				s->length = sg_dma_len(s);
+		}
+		sg_dma_address(s) = DMA_MAPPING_ERROR;
+		sg_dma_len(s) = 0;
+	}
+}
+
+/* models iommu_dma_unmap_sg_swiotlb() */
+static void iommu_dma_unmap_sg_swiotlb(struct device *dev, struct scatterlist *sg,
+		int nents, enum dma_data_direction dir, unsigned long attrs)
+{
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sg, s, nents, i)
+		iommu_dma_unmap_page(dev, sg_dma_address(s),
+				sg_dma_len(s), dir, attrs);
+}
+
+/* models iommu_dma_map_sg_swiotlb(): every entry mapped on its own, no merging */
+static int iommu_dma_map_sg_swiotlb(struct device *dev, struct scatterlist *sg,
+		int nents, enum dma_data_direction dir, unsigned long attrs)
+{
+	struct scatterlist *s;
+	int i;
+
+	sg_dma_mark_swiotlb(sg);
+
+	for_each_sg(sg, s, nents, i) {
+		sg_dma_address(s) = iommu_dma_map_page(dev, sg_page(s),
+				s->offset, s->length, dir, attrs);
+		if (sg_dma_address(s) == DMA_MAPPING_ERROR)
+			goto out_unmap;
+		sg_dma_len(s) = s->length;
+	}
+
+	return nents;
+
+out_unmap:
+	/* the entries before the failing one; their CPU view is still the caller's */
+	iommu_dma_unmap_sg_swiotlb(dev, sg, i, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
+	return -EIO;
+}
+
+/* models iommu_dma_map_sg() */
+int iommu_dma_map_sg(struct device *dev, struct scatterlist *sg, int nents,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	struct iommu_domain *domain = iommu_get_dma_domain(dev);
+	struct iommu_dma_cookie *cookie = domain->iova_cookie;
+	struct iova_domain *iovad = &cookie->iovad;
+	struct scatterlist *s, *prev = NULL;
+	int prot = dma_info_to_prot(dir, dev_is_dma_coherent(dev), attrs);
+	struct pci_p2pdma_map_state p2pdma_state = { 0 };
+	dma_addr_t iova;
+	size_t iova_len = 0;
+	unsigned long mask = dma_get_seg_boundary(dev);
+	ssize_t ret;
+	int i;
+
+	/* iommu_deferred_attach_enabled is only set in kdump kernels */
+
+	if (dev_use_sg_swiotlb(dev, sg, nents, dir))
+		return iommu_dma_map_sg_swiotlb(dev, sg, nents, dir, attrs);
+
+	/* before the layout pass: the original phys and lengths */
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		iommu_dma_sync_sg_for_device(dev, sg, nents, dir);
+
+	/* align in place, reversibly: the offset and length are stashed in the unused DMA fields */
+	for_each_sg(sg, s, nents, i) {
+		size_t s_iova_off = iova_offset(iovad, s->offset);
+		size_t s_length = s->length;
+		size_t pad_len = (mask - iova_len + 1) & mask;
+
+		switch (pci_p2pdma_state(&p2pdma_state, dev, sg_page(s))) {
+		case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+			/* through the host bridge: a regular IOVA like any memory */
+			break;
+		case PCI_P2PDMA_MAP_NONE:
+			break;
+		case PCI_P2PDMA_MAP_BUS_ADDR:
+			/* iommu_map_sg() skips it; the head's length is a v6.16 quirk (a25e7962db0d) */
+			s->dma_address = pci_p2pdma_bus_addr_map(&p2pdma_state,
+								 sg_phys(s));
+			sg_dma_len(s) = sg->length;
+			sg_dma_mark_bus_address(s);
+			continue;
+		default:
+			ret = -EREMOTEIO;
+			goto out_restore_sg;
+		}
+
+		sg_dma_address(s) = s_iova_off;
+		sg_dma_len(s) = (unsigned int)s_length;
+		s->offset -= (unsigned int)s_iova_off;
+		s_length = iova_align(iovad, s_length + s_iova_off);
+		s->length = (unsigned int)s_length;
+
+		/* the allocation is size-aligned, so lengths alone decide a crossing; prev is set here */
+		if (pad_len && pad_len < s_length - 1) {
+			prev->length += (unsigned int)pad_len;
+			iova_len += pad_len;
+		}
+
+		iova_len += s_length;
+		prev = s;
+	}
+
+	if (!iova_len)
+		return __finalise_sg(dev, sg, nents, 0);
+
+	iova = iommu_dma_alloc_iova(domain, iova_len, dma_get_mask(dev), dev);
+	if (!iova) {
+		ret = -ENOMEM;
+		goto out_restore_sg;
+	}
+
+	/* physical concatenation is iommu_map_sg()'s */
+	ret = iommu_map_sg(domain, iova, sg, nents, prot, GFP_ATOMIC);
+	/* the ret < 0 test is "iommu/dma: Fix iova map result check bug" (v5.19) */
+	if (ret < 0 || (size_t)ret < iova_len)
+		goto out_free_iova;
+
+	return __finalise_sg(dev, sg, nents, iova);
+
+out_free_iova:
+	/* a NULL gather: freed at once, never through the flush queue */
+	iommu_dma_free_iova(domain, iova, iova_len, NULL);
+out_restore_sg:
+	__invalidate_sg(sg, nents);
+	if (ret != -ENOMEM && ret != -EREMOTEIO)
+		return -EINVAL;
+	return (int)ret;
+}
+
+/* models iommu_dma_unmap_sg(): one IOVA allocation, first normal start to last normal end */
+void iommu_dma_unmap_sg(struct device *dev, struct scatterlist *sg, int nents,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	dma_addr_t end = 0, start = 0;
+	struct scatterlist *tmp;
+	int i;
+
+	if (sg_dma_is_swiotlb(sg)) {
+		iommu_dma_unmap_sg_swiotlb(dev, sg, nents, dir, attrs);
+		return;
+	}
+
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		iommu_dma_sync_sg_for_cpu(dev, sg, nents, dir);
+
+	for_each_sg(sg, tmp, nents, i) {
+		if (sg_dma_is_bus_address(tmp)) {
+			sg_dma_unmark_bus_address(tmp);
+			continue;
+		}
+
+		if (sg_dma_len(tmp) == 0)
+			break;
+
+		start = sg_dma_address(tmp);
+		break;
+	}
+
+	/* from the start entry on: bus entries are unmarked, the last normal one ends it */
+	nents -= i;
+	for_each_sg(tmp, tmp, nents, i) {
+		if (sg_dma_is_bus_address(tmp)) {
+			sg_dma_unmark_bus_address(tmp);
+			continue;
+		}
+
+		if (sg_dma_len(tmp) == 0)
+			break;
+
+		end = sg_dma_address(tmp) + sg_dma_len(tmp);
+	}
+
+	if (end)
+		__iommu_dma_unmap(dev, start, end - start);
+}
 
 /* models iommu_dma_map_resource(): MMIO, never IOMMU_CACHE, no bounce, no sync */
 dma_addr_t iommu_dma_map_resource(struct device *dev, phys_addr_t phys,
@@ -837,7 +1229,284 @@ size_t iommu_dma_max_mapping_size(struct device *dev)
 	return SIZE_MAX;
 }
 
-/* dma_iova_try_alloc() / dma_iova_link() / ... (the two-step API): a later issue */
+/* models dma_iova_try_alloc(): phys only supplies the in-granule offset */
+bool dma_iova_try_alloc(struct device *dev, struct dma_iova_state *state,
+		phys_addr_t phys, size_t size)
+{
+	struct iommu_dma_cookie *cookie;
+	struct iommu_domain *domain;
+	struct iova_domain *iovad;
+	size_t iova_off;
+	dma_addr_t addr;
+
+	memset(state, 0, sizeof(*state));
+	if (!use_dma_iommu(dev))
+		return false;
+
+	domain = iommu_get_dma_domain(dev);
+	cookie = domain->iova_cookie;
+	iovad = &cookie->iovad;
+	iova_off = iova_offset(iovad, phys);
+
+	/* iommu_deferred_attach_enabled is only set in kdump kernels */
+
+	if (WARN_ON_ONCE(dev, !size))
+		return false;
+
+	/* the top bit of __size is dma-iommu's own DMA_IOVA_USE_SWIOTLB flag */
+	if (WARN_ON_ONCE(dev, (u64)size & DMA_IOVA_USE_SWIOTLB))
+		return false;
+
+	addr = iommu_dma_alloc_iova(domain,
+			iova_align(iovad, size + iova_off),
+			dma_get_mask(dev), dev);
+	if (!addr)
+		return false;
+
+	state->addr = addr + iova_off;
+	state->__size = size;
+	return true;
+}
+
+/* model-only: the kernel dereferences the cookie of a device dma-iommu does not drive */
+static struct iommu_domain *dma_iova_domain(struct device *dev)
+{
+	BUG_ON(dev, !use_dma_iommu(dev));
+	return iommu_get_dma_domain(dev);
+}
+
+/* models dma_iova_free(): the whole aligned range at once, never through the flush queue */
+void dma_iova_free(struct device *dev, struct dma_iova_state *state)
+{
+	struct iommu_domain *domain = dma_iova_domain(dev);
+	struct iommu_dma_cookie *cookie = domain->iova_cookie;
+	struct iova_domain *iovad = &cookie->iovad;
+	size_t iova_start_pad = iova_offset(iovad, state->addr);
+	size_t size = dma_iova_size(state);
+
+	iommu_dma_free_iova(domain, state->addr - iova_start_pad,
+			iova_align(iovad, size + iova_start_pad), NULL);
+}
+
+/* models __dma_iova_link(): no IOTLB sync, that is dma_iova_sync()'s */
+static int __dma_iova_link(struct device *dev, dma_addr_t addr,
+		phys_addr_t phys, size_t size, enum dma_data_direction dir,
+		unsigned long attrs)
+{
+	bool coherent = dev_is_dma_coherent(dev);
+
+	if (!coherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		arch_sync_dma_for_device(dev, phys, size, dir);
+
+	/* v6.16 has no DMA_ATTR_MMIO: bit 10 is ignored and coherent devices get IOMMU_CACHE */
+	return iommu_map_nosync(iommu_get_dma_domain(dev), addr, phys, size,
+			dma_info_to_prot(dir, coherent, attrs), GFP_ATOMIC);
+}
+
+/* models iommu_dma_iova_bounce_and_link(): one bounced granule at addr - iova_start_pad */
+static int iommu_dma_iova_bounce_and_link(struct device *dev, dma_addr_t addr,
+		phys_addr_t phys, size_t bounce_len,
+		enum dma_data_direction dir, unsigned long attrs,
+		size_t iova_start_pad)
+{
+	struct iommu_domain *domain = iommu_get_dma_domain(dev);
+	struct iova_domain *iovad = &domain->iova_cookie->iovad;
+	phys_addr_t bounce_phys;
+	int error;
+
+	bounce_phys = iommu_dma_map_swiotlb(dev, phys, bounce_len, dir, attrs);
+	if (bounce_phys == DMA_MAPPING_ERROR)
+		return -ENOMEM;
+
+	/* granule-aligned only if swiotlb kept phys's low bits (min_align_mask) */
+	error = __dma_iova_link(dev, addr - iova_start_pad,
+			bounce_phys - iova_start_pad,
+			iova_align(iovad, bounce_len), dir, attrs);
+	if (error)
+		swiotlb_tbl_unmap_single(dev, bounce_phys, bounce_len, dir,
+				attrs);
+	return error;
+}
+
+/* models iommu_dma_iova_link_swiotlb(): bounce the unaligned head and tail, link the middle */
+static int iommu_dma_iova_link_swiotlb(struct device *dev,
+		struct dma_iova_state *state, phys_addr_t phys, size_t offset,
+		size_t size, enum dma_data_direction dir, unsigned long attrs)
+{
+	struct iommu_domain *domain = iommu_get_dma_domain(dev);
+	struct iommu_dma_cookie *cookie = domain->iova_cookie;
+	struct iova_domain *iovad = &cookie->iovad;
+	size_t iova_start_pad = iova_offset(iovad, phys);
+	size_t iova_end_pad = iova_offset(iovad, phys + size);
+	dma_addr_t addr = state->addr + offset;
+	size_t mapped = 0;
+	int error;
+
+	if (iova_start_pad) {
+		size_t bounce_len = size < iovad->granule - iova_start_pad ?
+				    size : iovad->granule - iova_start_pad;
+
+		error = iommu_dma_iova_bounce_and_link(dev, addr, phys,
+				bounce_len, dir, attrs, iova_start_pad);
+		if (error)
+			return error;
+		state->__size |= DMA_IOVA_USE_SWIOTLB;
+
+		mapped += bounce_len;
+		size -= bounce_len;
+		if (!size)
+			return 0;
+	}
+
+	/* the middle may be empty: it is still linked, with size 0 */
+	size -= iova_end_pad;
+	error = __dma_iova_link(dev, addr + mapped, phys + mapped, size, dir,
+			attrs);
+	if (error)
+		goto out_unmap;
+	mapped += size;
+
+	if (iova_end_pad) {
+		error = iommu_dma_iova_bounce_and_link(dev, addr + mapped,
+				phys + mapped, iova_end_pad, dir, attrs, 0);
+		if (error)
+			goto out_unmap;
+		state->__size |= DMA_IOVA_USE_SWIOTLB;
+	}
+
+	return 0;
+
+out_unmap:
+	/* unlinks from the state's start, not from offset: as the kernel does */
+	dma_iova_unlink(dev, state, 0, mapped, dir, attrs);
+	return error;
+}
+
+/* models dma_iova_link(): only a link at offset 0 may start mid-granule */
+int dma_iova_link(struct device *dev, struct dma_iova_state *state,
+		phys_addr_t phys, size_t offset, size_t size,
+		enum dma_data_direction dir, unsigned long attrs)
+{
+	struct iommu_domain *domain = dma_iova_domain(dev);
+	struct iommu_dma_cookie *cookie = domain->iova_cookie;
+	struct iova_domain *iovad = &cookie->iovad;
+	size_t iova_start_pad = iova_offset(iovad, phys);
+
+	if (WARN_ON_ONCE(dev, iova_start_pad && offset > 0))
+		return -EIO;
+
+	if (dev_use_swiotlb(dev, size, dir) &&
+	    iova_unaligned(iovad, phys, size))
+		return iommu_dma_iova_link_swiotlb(dev, state, phys, offset,
+				size, dir, attrs);
+
+	return __dma_iova_link(dev, state->addr + offset - iova_start_pad,
+			phys - iova_start_pad,
+			iova_align(iovad, size + iova_start_pad), dir, attrs);
+}
+
+/* models dma_iova_sync() */
+int dma_iova_sync(struct device *dev, struct dma_iova_state *state,
+		size_t offset, size_t size)
+{
+	struct iommu_domain *domain = dma_iova_domain(dev);
+	struct iommu_dma_cookie *cookie = domain->iova_cookie;
+	struct iova_domain *iovad = &cookie->iovad;
+	dma_addr_t addr = state->addr + offset;
+	size_t iova_start_pad = iova_offset(iovad, addr);
+
+	return iommu_sync_map(domain, addr - iova_start_pad,
+			iova_align(iovad, size + iova_start_pad));
+}
+
+/* models iommu_dma_iova_unlink_range_slow(): CPU sync and swiotlb release granule by granule */
+static void iommu_dma_iova_unlink_range_slow(struct device *dev,
+		dma_addr_t addr, size_t size, enum dma_data_direction dir,
+		unsigned long attrs)
+{
+	struct iommu_domain *domain = iommu_get_dma_domain(dev);
+	struct iommu_dma_cookie *cookie = domain->iova_cookie;
+	struct iova_domain *iovad = &cookie->iovad;
+	size_t iova_start_pad = iova_offset(iovad, addr);
+	dma_addr_t end = addr + size;
+
+	do {
+		phys_addr_t phys;
+		size_t len;
+
+		phys = iommu_iova_to_phys(domain, addr);
+		if (WARN_ON(dev, !phys))
+			/* nothing linked here: give up on the rest of the walk */
+			return;
+
+		len = end - addr < iovad->granule - iova_start_pad ?
+		      end - addr : iovad->granule - iova_start_pad;
+
+		if (!dev_is_dma_coherent(dev) &&
+		    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+			arch_sync_dma_for_cpu(dev, phys, len, dir);
+
+		swiotlb_tbl_unmap_single(dev, phys, len, dir, attrs);
+
+		addr += len;
+		iova_start_pad = 0;
+	} while (addr < end);
+}
+
+/* models __iommu_dma_iova_unlink(): only a freeing unlink may queue on the flush queue */
+static void __iommu_dma_iova_unlink(struct device *dev,
+		struct dma_iova_state *state, size_t offset, size_t size,
+		enum dma_data_direction dir, unsigned long attrs,
+		bool free_iova)
+{
+	struct iommu_domain *domain = iommu_get_dma_domain(dev);
+	struct iommu_dma_cookie *cookie = domain->iova_cookie;
+	struct iova_domain *iovad = &cookie->iovad;
+	dma_addr_t addr = state->addr + offset;
+	size_t iova_start_pad = iova_offset(iovad, addr);
+	struct iommu_iotlb_gather iotlb_gather;
+	size_t unmapped;
+
+	if ((state->__size & DMA_IOVA_USE_SWIOTLB) ||
+	    (!dev_is_dma_coherent(dev) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)))
+		iommu_dma_iova_unlink_range_slow(dev, addr, size, dir, attrs);
+
+	iommu_iotlb_gather_init(&iotlb_gather);
+	iotlb_gather.queued = free_iova && cookie->fq_domain;
+
+	size = iova_align(iovad, size + iova_start_pad);
+	addr -= iova_start_pad;
+	unmapped = iommu_unmap_fast(domain, addr, size, &iotlb_gather);
+	WARN_ON(dev, unmapped != size);
+
+	if (!iotlb_gather.queued)
+		iommu_iotlb_sync(domain, &iotlb_gather);
+	if (free_iova)
+		iommu_dma_free_iova(domain, addr, size, &iotlb_gather);
+}
+
+/* models dma_iova_unlink(): the IOVA stays allocated */
+void dma_iova_unlink(struct device *dev, struct dma_iova_state *state,
+		size_t offset, size_t size, enum dma_data_direction dir,
+		unsigned long attrs)
+{
+	dma_iova_domain(dev);
+	__iommu_dma_iova_unlink(dev, state, offset, size, dir, attrs, false);
+}
+
+/* models dma_iova_destroy(): frees iova_align(mapped_len + pad), not the allocated size */
+void dma_iova_destroy(struct device *dev, struct dma_iova_state *state,
+		size_t mapped_len, enum dma_data_direction dir,
+		unsigned long attrs)
+{
+	dma_iova_domain(dev);
+	if (mapped_len)
+		__iommu_dma_iova_unlink(dev, state, 0, mapped_len, dir, attrs,
+				true);
+	else
+		/* the first dma_iova_link() failed: there is nothing to unlink */
+		dma_iova_free(dev, state);
+}
 
 /* models iommu_setup_dma_ops() */
 int iommu_setup_dma_ops(struct device *dev)
@@ -933,83 +1602,4 @@ size_t dmadiff_iommu_dma_fq_pfns(struct device *dev, unsigned long *out, size_t 
 		}
 	}
 	return n;
-}
-
-/* ---- scatterlists: placeholders until iommu_dma_map_sg() lands ---- */
-
-/* models iommu_dma_map_sg() */
-int iommu_dma_map_sg(struct device *dev, struct scatterlist *sg, int nents,
-		enum dma_data_direction dir, unsigned long attrs)
-{
-	BUG_ON(dev, 1);
-	return 0;
-}
-
-/* models iommu_dma_unmap_sg() */
-void iommu_dma_unmap_sg(struct device *dev, struct scatterlist *sg, int nents,
-		enum dma_data_direction dir, unsigned long attrs)
-{
-	BUG_ON(dev, 1);
-}
-
-/* models iommu_dma_sync_sg_for_cpu() */
-void iommu_dma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
-		int nelems, enum dma_data_direction dir)
-{
-	BUG_ON(dev, 1);
-}
-
-/* models iommu_dma_sync_sg_for_device() */
-void iommu_dma_sync_sg_for_device(struct device *dev, struct scatterlist *sgl,
-		int nelems, enum dma_data_direction dir)
-{
-	BUG_ON(dev, 1);
-}
-
-/* ---- the two-step IOVA API: placeholders until it lands ---- */
-
-/* models dma_iova_try_alloc() */
-bool dma_iova_try_alloc(struct device *dev, struct dma_iova_state *state,
-		phys_addr_t phys, size_t size)
-{
-	BUG_ON(dev, 1);
-	return false;
-}
-
-/* models dma_iova_free() */
-void dma_iova_free(struct device *dev, struct dma_iova_state *state)
-{
-	BUG_ON(dev, 1);
-}
-
-/* models dma_iova_destroy() */
-void dma_iova_destroy(struct device *dev, struct dma_iova_state *state,
-		size_t mapped_len, enum dma_data_direction dir, unsigned long attrs)
-{
-	BUG_ON(dev, 1);
-}
-
-/* models dma_iova_sync() */
-int dma_iova_sync(struct device *dev, struct dma_iova_state *state,
-		size_t offset, size_t size)
-{
-	BUG_ON(dev, 1);
-	return 0;
-}
-
-/* models dma_iova_link() */
-int dma_iova_link(struct device *dev, struct dma_iova_state *state,
-		phys_addr_t phys, size_t offset, size_t size,
-		enum dma_data_direction dir, unsigned long attrs)
-{
-	BUG_ON(dev, 1);
-	return 0;
-}
-
-/* models dma_iova_unlink() */
-void dma_iova_unlink(struct device *dev, struct dma_iova_state *state,
-		size_t offset, size_t size, enum dma_data_direction dir,
-		unsigned long attrs)
-{
-	BUG_ON(dev, 1);
 }

@@ -977,7 +977,7 @@ int dmadiff_call_sg(struct dmadiff_ctx *ctx, const struct dmadiff_platform_ops *
 	case DMADIFF_CALL_MAP_SGTABLE:
 		sgt.sgl = a.chunk[0];
 		sgt.orig_nents = (unsigned int)call->size;
-		sgt.nents = 0;
+		sgt.nents = (unsigned int)call->offset;	/* what the table held before */
 		result = dma_map_sgtable(dev, &sgt, dir, call->attrs);
 		res->value2 = sgt.nents;
 		break;

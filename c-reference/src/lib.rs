@@ -137,8 +137,9 @@ pub struct SgEntry {
 pub enum SgCall {
     /// dma_map_sg_attrs(sgl, nents, dir, attrs) -> the count (0 on failure)
     MapSg { nents: u32, dir: u32, attrs: u64 },
-    /// dma_map_sgtable(sgt, dir, attrs) with sgt->orig_nents -> 0 or -errno, and sgt->nents
-    MapSgtable { orig_nents: u32, dir: u32, attrs: u64 },
+    /// dma_map_sgtable(sgt, dir, attrs) with sgt->orig_nents and the sgt->nents it held ->
+    /// 0 or -errno, and sgt->nents after
+    MapSgtable { orig_nents: u32, nents: u32, dir: u32, attrs: u64 },
     /// dma_unmap_sg_attrs(sgl, nents, dir, attrs)
     UnmapSg { nents: u32, dir: u32, attrs: u64 },
     /// dma_sync_sg_for_cpu(sgl, nelems, dir)
@@ -709,9 +710,9 @@ impl LegacyModel {
             SgCall::MapSg { nents, dir, attrs } => {
                 (ffi::DMADIFF_CALL_MAP_SG, ffi::dmadiff_call { size: nents as u64, dir: dir as i32, attrs, ..z })
             }
-            SgCall::MapSgtable { orig_nents, dir, attrs } => (
+            SgCall::MapSgtable { orig_nents, nents, dir, attrs } => (
                 ffi::DMADIFF_CALL_MAP_SGTABLE,
-                ffi::dmadiff_call { size: orig_nents as u64, dir: dir as i32, attrs, ..z },
+                ffi::dmadiff_call { size: orig_nents as u64, offset: nents as u64, dir: dir as i32, attrs, ..z },
             ),
             SgCall::UnmapSg { nents, dir, attrs } => {
                 (ffi::DMADIFF_CALL_UNMAP_SG, ffi::dmadiff_call { size: nents as u64, dir: dir as i32, attrs, ..z })

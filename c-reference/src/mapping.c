@@ -177,42 +177,117 @@ size_t dma_opt_mapping_size(struct device *dev)
 	return size < dma_max_mapping_size(dev) ? size : dma_max_mapping_size(dev);
 }
 
-/* ---- scatterlists: placeholders until the sg paths land ---- */
+/* ---- scatterlists ---- */
 #include "scatterlist.h"
 
-/* models dma_map_sg_attrs() */
+/* CONFIG_ARCH_HAS_DMA_MAP_DIRECT is powerpc only */
+#define arch_dma_map_sg_direct(d, s, n)		(false)
+#define arch_dma_unmap_sg_direct(d, s, n)	(false)
+
+/*
+ * models __dma_map_sg_attrs(); trace order per "dma-mapping: trace more error paths"
+ * (v6.12): dma_map_sg_err fires only beside the WARN, with the raw ents, never for the
+ * four accepted errnos.
+ */
+static int __dma_map_sg_attrs(struct device *dev, struct scatterlist *sg,
+		int nents, enum dma_data_direction dir, unsigned long attrs)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+	int ents;
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+
+	if (WARN_ON_ONCE(dev, !dev->dma_mask))
+		return 0;
+
+	if (dma_map_direct(dev, ops) ||
+	    arch_dma_map_sg_direct(dev, sg, nents))
+		ents = dma_direct_map_sg(dev, sg, nents, dir, attrs);
+	else if (use_dma_iommu(dev))
+		ents = iommu_dma_map_sg(dev, sg, nents, dir, attrs);
+	else
+		ents = -EIO;	/* ops->map_sg(): unreachable */
+
+	if (ents > 0) {
+		/* kmsan_handle_dma_sg(sg, nents, dir): kmsan not modelled */
+		trace_dma_map_sg(dev, sg, nents, ents, dir, attrs);
+		/* debug_dma_map_sg(dev, sg, nents, ents, dir, attrs): dma-debug not modelled yet */
+	} else if (WARN_ON_ONCE(dev, ents != -EINVAL && ents != -ENOMEM &&
+				ents != -EIO && ents != -EREMOTEIO)) {
+		trace_dma_map_sg_err(dev, sg, nents, ents, dir, attrs);
+		return -EIO;
+	}
+
+	return ents;
+}
+
+/* models dma_map_sg_attrs(): every failure is 0 */
 unsigned int dma_map_sg_attrs(struct device *dev, struct scatterlist *sg,
 		int nents, enum dma_data_direction dir, unsigned long attrs)
 {
-	BUG_ON(dev, 1);
-	return 0;
+	int ret = __dma_map_sg_attrs(dev, sg, nents, dir, attrs);
+
+	return ret < 0 ? 0 : (unsigned int)ret;
 }
 
-/* models dma_map_sgtable() */
+/* models dma_map_sgtable(): the NULL dma_mask 0 reads as success with nents = 0 */
 int dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 		enum dma_data_direction dir, unsigned long attrs)
 {
-	BUG_ON(dev, 1);
+	int nents = __dma_map_sg_attrs(dev, sgt->sgl, (int)sgt->orig_nents,
+				       dir, attrs);
+
+	if (nents < 0)
+		return nents;
+	sgt->nents = (unsigned int)nents;
 	return 0;
 }
 
-/* models dma_unmap_sg_attrs() */
+/* models dma_unmap_sg_attrs(): trace (and debug) run before the unmap, unlike the page path */
 void dma_unmap_sg_attrs(struct device *dev, struct scatterlist *sg,
 		int nents, enum dma_data_direction dir, unsigned long attrs)
 {
-	BUG_ON(dev, 1);
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+	trace_dma_unmap_sg(dev, sg, nents, dir, attrs);
+	/* debug_dma_unmap_sg(dev, sg, nents, dir): dma-debug not modelled yet */
+	if (dma_map_direct(dev, ops) ||
+	    arch_dma_unmap_sg_direct(dev, sg, nents))
+		dma_direct_unmap_sg(dev, sg, nents, dir, attrs);
+	else if (use_dma_iommu(dev))
+		iommu_dma_unmap_sg(dev, sg, nents, dir, attrs);
+	/* else if (ops->unmap_sg) ops->unmap_sg(...): unreachable */
 }
 
 /* models __dma_sync_sg_for_cpu() */
 void __dma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sg,
 		int nelems, enum dma_data_direction dir)
 {
-	BUG_ON(dev, 1);
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+	if (dma_map_direct(dev, ops))
+		dma_direct_sync_sg_for_cpu(dev, sg, nelems, dir);
+	else if (use_dma_iommu(dev))
+		iommu_dma_sync_sg_for_cpu(dev, sg, nelems, dir);
+	/* else if (ops->sync_sg_for_cpu) ...: unreachable */
+	trace_dma_sync_sg_for_cpu(dev, sg, nelems, dir);
+	/* debug_dma_sync_sg_for_cpu(dev, sg, nelems, dir): dma-debug not modelled yet */
 }
 
 /* models __dma_sync_sg_for_device() */
 void __dma_sync_sg_for_device(struct device *dev, struct scatterlist *sg,
 		int nelems, enum dma_data_direction dir)
 {
-	BUG_ON(dev, 1);
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+
+	BUG_ON(dev, !valid_dma_direction(dir));
+	if (dma_map_direct(dev, ops))
+		dma_direct_sync_sg_for_device(dev, sg, nelems, dir);
+	else if (use_dma_iommu(dev))
+		iommu_dma_sync_sg_for_device(dev, sg, nelems, dir);
+	/* else if (ops->sync_sg_for_device) ...: unreachable */
+	trace_dma_sync_sg_for_device(dev, sg, nelems, dir);
+	/* debug_dma_sync_sg_for_device(dev, sg, nelems, dir): dma-debug not modelled yet */
 }

@@ -188,7 +188,7 @@ impl Backend for LegacyBackend {
         let c = match *call {
             ApiCall::MapSg { nents, dir, attrs } => SgCall::MapSg { nents, dir: dir.0, attrs: attrs.0 },
             ApiCall::MapSgtable { dir, attrs } => {
-                SgCall::MapSgtable { orig_nents: sgt.orig_nents, dir: dir.0, attrs: attrs.0 }
+                SgCall::MapSgtable { orig_nents: sgt.orig_nents, nents: sgt.nents, dir: dir.0, attrs: attrs.0 }
             }
             ApiCall::UnmapSg { nents, dir, attrs } => SgCall::UnmapSg { nents, dir: dir.0, attrs: attrs.0 },
             ApiCall::SyncSgForCpu { nelems, dir } => SgCall::SyncSgForCpu { nelems, dir: dir.0 },

@@ -10,7 +10,7 @@ use crate::backend::ApiCall;
 use crate::exec::{OpRecord, Outcome, SideRun};
 use crate::platform::trace::{Event, ReportKind};
 use crate::scenario::{MapKind, Op, Scenario};
-use crate::types::{DmaAttrs, DmaDir, KernelVersion, DMA_MAPPING_ERROR};
+use crate::types::{DmaAttrs, DmaDir, IommuProt, KernelVersion, DMA_MAPPING_ERROR};
 
 /// The allow-list file, as shipped.
 pub const ALLOWLIST_TOML: &str = include_str!("../../../allowlist.toml");
@@ -62,6 +62,9 @@ pub const DIVERGENCES: &[(&str, Pred)] = &[
     ("dma-debug-resource-map-hook", dma_debug_resource_map_hook),
     ("dma-debug-sync-ref-type", dma_debug_sync_ref_type),
     ("dma-debug-kmalloc-bounce-overlap", dma_debug_kmalloc_bounce_overlap),
+    ("p2p-bus-addr-dma-len", p2p_bus_addr_dma_len),
+    ("p2p-thru-host-bridge-mapped", p2p_thru_host_bridge_mapped),
+    ("mmio-attr-iommu-prot", mmio_attr_iommu_prot),
 ];
 
 /// The id of the divergence that explains op `i`'s difference, if any.
@@ -282,4 +285,100 @@ mod tests {
             assert!(!e.kernel.trim().is_empty() && !e.spec.trim().is_empty(), "{} lacks a citation", e.id);
         }
     }
+}
+
+/// The P2PDMA route of the first `nents` entries of the table a scatterlist map at op `i`
+/// used, as the scenario configured it.
+fn sg_routes(sc: &Scenario, i: usize) -> Vec<Option<crate::scenario::P2pdmaMapType>> {
+    let Op::MapSg { table, nents, .. } = &sc.ops[i] else { return Vec::new() };
+    let mut ents: Vec<crate::types::PhysAddr> = Vec::new();
+    for op in &sc.ops[..i] {
+        match op {
+            Op::SgAllocTable { table: t, nents } if t == table => {
+                ents = vec![crate::types::PhysAddr(0); *nents as usize];
+            }
+            Op::SgSetPage { table: t, index, page, offset, .. } if t == table => {
+                ents[*index as usize] = page.wrapping_add(*offset as u64);
+            }
+            _ => {}
+        }
+    }
+    let n = nents.map_or(ents.len(), |n| n as usize);
+    ents.iter()
+        .take(n)
+        .map(|p| sc.config.p2p.iter().find(|q| p.0.wrapping_sub(q.start.0) < q.size).map(|q| q.route))
+        .collect()
+}
+
+/// v6.16 leaves sg_dma_len() of a dma-direct bus-address segment unset (d0d08f4bd7f6).
+fn p2p_bus_addr_dma_len(sc: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    if l.uses_iommu || p.uses_iommu {
+        return false;
+    }
+    let routes = sg_routes(sc, i);
+    if !routes.contains(&Some(crate::scenario::P2pdmaMapType::BusAddr)) {
+        return false;
+    }
+    let (Outcome::Sg { ret: lr, nents: ln, ents: le }, Outcome::Sg { ret: pr, nents: pn, ents: pe }) =
+        (&l.records[i].outcome, &p.records[i].outcome)
+    else {
+        return false;
+    };
+    let bus = crate::scatterlist::SG_DMA_BUS_ADDRESS;
+    lr == pr
+        && ln == pn
+        && le.len() == pe.len()
+        && le.iter().zip(pe).all(|(a, b)| {
+            a == b || (a.flags & bus != 0 && a.dma == b.dma && a.flags == b.flags && a.cpu == b.cpu)
+        })
+        && same_apart_from_outcome(&l.records[i], &p.records[i], |e| matches!(e, Event::TraceSg { .. }))
+}
+
+/// v6.16 leaves a dma-direct THRU_HOST_BRIDGE segment unmapped (560000d619ef).
+fn p2p_thru_host_bridge_mapped(sc: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    !l.uses_iommu
+        && !p.uses_iommu
+        && sg_routes(sc, i).contains(&Some(crate::scenario::P2pdmaMapType::ThruHostBridge))
+        && l.records[i].outcome != Outcome::Bug
+}
+
+/// DMA_ATTR_MMIO through dma-iommu's scatterlist and two-step paths: IOMMU_MMIO in v6.18.
+fn mmio_attr_iommu_prot(_: &Scenario, i: usize, l: &SideRun, p: &SideRun) -> bool {
+    let (lr, pr) = (&l.records[i], &p.records[i]);
+    let mmio = match pr.call {
+        Some(ApiCall::MapSg { attrs, .. } | ApiCall::MapSgtable { attrs, .. } | ApiCall::IovaLink { attrs, .. }) => {
+            attrs.contains(DmaAttrs::MMIO)
+        }
+        _ => false,
+    };
+    if !(mmio && l.uses_iommu && p.uses_iommu && lr.outcome == pr.outcome) {
+        return false;
+    }
+    // The legacy side's cache maintenance goes; map calls compare with the protection bits
+    // v6.18 swaps; the sg tracepoints compare as the same event.
+    let norm = |r: &OpRecord, legacy: bool| -> Vec<Event> {
+        r.events
+            .iter()
+            .filter(|e| !(legacy && matches!(e, Event::ArchSync { .. })))
+            .map(|e| match e {
+                Event::IommuMap { iova, phys, size, prot, ret } => Event::IommuMap {
+                    iova: *iova,
+                    phys: *phys,
+                    size: *size,
+                    prot: IommuProt((prot.0 & !(IommuProt::CACHE.0 | IommuProt::MMIO.0)) | IommuProt::MMIO.0),
+                    ret: *ret,
+                },
+                other => other.clone(),
+            })
+            .collect()
+    };
+    norm(lr, true) == norm(pr, false)
+}
+
+/// Results may differ only where the caller already compared them; events apart from
+/// `ignored` agree.
+fn same_apart_from_outcome(lr: &OpRecord, pr: &OpRecord, ignored: impl Fn(&Event) -> bool) -> bool {
+    let kept =
+        |r: &OpRecord, v| -> Vec<Norm> { r.events.iter().filter(|e| !ignored(e)).map(|e| normalise(e, v)).collect() };
+    kept(lr, KernelVersion::V6_16) == kept(pr, KernelVersion::V6_18)
 }

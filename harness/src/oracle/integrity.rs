@@ -59,6 +59,13 @@ pub enum Access<'a> {
         data: &'a [u8],
         landed: &'a [(PhysAddr, u64)],
     },
+    /// A call the oracle does not follow byte by byte (scatterlists, the two-step API): the
+    /// CPU buffers it names and whatever its events touched are not judged until written
+    /// again.
+    Opaque {
+        ranges: &'a [(PhysAddr, u64)],
+        events: &'a [Event],
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -362,6 +369,13 @@ impl Integrity {
                         self.undefine(m.phys.0, m.size);
                     }
                 }
+                Vec::new()
+            }
+            Access::Opaque { ranges, events } => {
+                for &(p, n) in ranges {
+                    self.undefine(p.0, n);
+                }
+                self.undefine_effects(events);
                 Vec::new()
             }
             Access::CpuWrite { phys, data } => {

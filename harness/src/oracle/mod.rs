@@ -5,4 +5,5 @@ pub mod diff;
 pub mod dma_debug;
 pub mod integrity;
 pub mod iommu;
+pub mod sg;
 pub mod swiotlb;

@@ -4,9 +4,12 @@
 use super::device::fmt_pad;
 use super::dma_direct::{dma_capable, dma_to_phys, phys_to_dma};
 use super::dma_map_ops::{dev_is_dma_coherent, dma_kmalloc_needs_bounce};
+use super::mapping::{EIO, EREMOTEIO};
+use super::p2pdma::{pci_p2pdma_bus_addr_map, pci_p2pdma_state, PciP2pdmaMapState, PciP2pdmaMapType};
 use super::swiotlb::{self, is_swiotlb_active, is_swiotlb_force_bounce};
 use super::{Device, KResult};
 use crate::platform::Platform;
+use crate::scatterlist::Scatterlist;
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, PhysAddr, DMA_MAPPING_ERROR};
 
 /// models dma_direct_sync_single_for_device()
@@ -119,11 +122,140 @@ pub fn dma_direct_unmap_phys(
     swiotlb::swiotlb_tbl_unmap_single(dev, plat, phys, size, dir, attrs | DmaAttrs::SKIP_CPU_SYNC)
 }
 
+// ---- scatterlists (kernel/dma/direct.c) ---------------------------------------------------
+
+/// The entries for_each_sg(sgl, sg, nents, i) visits: the first `nents` of the flat list.
+fn for_each_sg(sgl: &[Scatterlist], nents: u32) -> &[Scatterlist] {
+    &sgl[..(nents as usize).min(sgl.len())]
+}
+
+/// models dma_direct_sync_sg_for_device()
+pub fn dma_direct_sync_sg_for_device(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &[Scatterlist],
+    nents: u32,
+    dir: DmaDir,
+) -> KResult<()> {
+    for sg in for_each_sg(sgl, nents) {
+        // sg->length, not sg_dma_len(): the CPU length of the entry.
+        let paddr = dma_to_phys(dev, sg.dma_address);
+        swiotlb::swiotlb_sync_single_for_device(dev, plat, paddr, sg.length as u64, dir)?;
+        if !dev_is_dma_coherent(dev) {
+            plat.arch_sync_dma_for_device(paddr, sg.length as u64, dir);
+        }
+    }
+    Ok(())
+}
+
+/// models dma_direct_sync_sg_for_cpu()
+pub fn dma_direct_sync_sg_for_cpu(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &[Scatterlist],
+    nents: u32,
+    dir: DmaDir,
+) -> KResult<()> {
+    // Bus-address (P2PDMA) entries are not skipped: dma_to_phys() of a bus address is synced too.
+    for sg in for_each_sg(sgl, nents) {
+        let paddr = dma_to_phys(dev, sg.dma_address);
+        if !dev_is_dma_coherent(dev) {
+            plat.arch_sync_dma_for_cpu(paddr, sg.length as u64, dir);
+        }
+        swiotlb::swiotlb_sync_single_for_cpu(dev, plat, paddr, sg.length as u64, dir)?;
+        if dir == DmaDir::FROM_DEVICE {
+            plat.arch_dma_mark_clean(paddr, sg.length as u64);
+        }
+    }
+    // Once per list, unlike the single variant's once per call.
+    if !dev_is_dma_coherent(dev) {
+        plat.arch_sync_dma_for_cpu_all();
+    }
+    Ok(())
+}
+
+/// models dma_direct_unmap_sg()
+pub fn dma_direct_unmap_sg(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nents: u32,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    let n = for_each_sg(sgl, nents).len();
+    for sg in &mut sgl[..n] {
+        // A bus address was never mapped: only the mark goes.
+        if sg.is_bus_address() {
+            sg.unmark_bus_address();
+        } else {
+            dma_direct_unmap_phys(dev, plat, sg.dma_address, sg.dma_length as u64, dir, attrs)?;
+        }
+    }
+    Ok(())
+}
+
+/// models dma_direct_map_sg(): nents, or -EIO / -EREMOTEIO after unmapping the entries
+/// before the failing one. Never merges entries.
+pub fn dma_direct_map_sg(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nents: u32,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<i32> {
+    let mut p2pdma_state = PciP2pdmaMapState::default();
+    let n = for_each_sg(sgl, nents).len();
+    let mut failed = None;
+    for i in 0..n {
+        let sg = &mut sgl[i];
+        match pci_p2pdma_state(&mut p2pdma_state, plat, sg.page) {
+            // 560000d619ef "dma-mapping: direct: fix missing mapping for THRU_HOST_BRIDGE segments": falls through to NONE, attrs unchanged.
+            PciP2pdmaMapType::ThruHostBridge | PciP2pdmaMapType::None => {
+                // attrs pass through as given, so a caller's DMA_ATTR_MMIO reaches every segment.
+                sg.dma_address = dma_direct_map_phys(
+                    dev,
+                    plat,
+                    "direct.h:dma_direct_map_phys@dma_direct_map_sg",
+                    sg.phys(),
+                    sg.length as u64,
+                    dir,
+                    attrs,
+                )?;
+                if sg.dma_address == DMA_MAPPING_ERROR {
+                    failed = Some((i, -EIO));
+                    break;
+                }
+            }
+            PciP2pdmaMapType::BusAddr => {
+                sg.dma_address = pci_p2pdma_bus_addr_map(&p2pdma_state, sg.phys());
+                // d0d08f4bd7f6 "dma-direct: Fix missing sg_dma_len assignment in P2PDMA bus mappings"
+                sg.dma_length = sg.length;
+                sg.mark_bus_address();
+                continue;
+            }
+            PciP2pdmaMapType::NotSupported => {
+                failed = Some((i, -EREMOTEIO));
+                break;
+            }
+        }
+        sg.dma_length = sg.length;
+    }
+    if let Some((i, ret)) = failed {
+        // The device never saw the first i entries: no CPU sync on the way back.
+        dma_direct_unmap_sg(dev, plat, sgl, i as u32, dir, attrs | DmaAttrs::SKIP_CPU_SYNC)?;
+        return Ok(ret);
+    }
+    Ok(nents as i32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::platform::trace::{ArchHook, CacheOp, Event, ReportKind};
     use crate::scenario::{Config, DmaRange, Region};
+    use crate::types::DMA_MAPPING_ERROR;
 
     fn setup(coherent: bool, ranges: &[DmaRange]) -> (Device, Platform) {
         let mut c = Config::default();
@@ -256,5 +388,94 @@ mod tests {
                 (ArchHook::SyncForDevice, 0x8000_1071, 0x3, CacheOp::Clean)
             ]
         );
+    }
+
+    fn p2p_setup(coherent: bool, f: impl FnOnce(&mut Config)) -> (Device, Platform) {
+        use crate::scenario::{P2pProvider, P2pdmaMapType};
+        let mut c = Config::default();
+        c.device.coherent = coherent;
+        c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x10_0000 });
+        c.mmio.push(Region { start: PhysAddr(0x4000_0000), size: 0x1000 });
+        let size = 0x10_0000;
+        let route = P2pdmaMapType::BusAddr;
+        c.p2p.push(P2pProvider { start: PhysAddr(0x6000_0000), size, bus_start: 0xa000_0000, route });
+        let route = P2pdmaMapType::ThruHostBridge;
+        c.p2p.push(P2pProvider { start: PhysAddr(0x6100_0000), size, bus_start: 0xb100_0000, route });
+        f(&mut c);
+        let mut p = Platform::new(&c);
+        let d = Device::new(&c, &mut p);
+        p.take_events();
+        (d, p)
+    }
+
+    fn sg(page: u64, offset: u32, length: u32) -> Scatterlist {
+        Scatterlist::new(PhysAddr(page), offset, length)
+    }
+
+    #[test]
+    fn map_sg_reclassifies_when_the_provider_changes() {
+        let (mut d, mut p) = p2p_setup(true, |_| {});
+        let mut sgl =
+            [sg(0x6000_1000, 0, 0x100), sg(0x6100_2000, 8, 0x100), sg(0x6000_3000, 0, 0x40), sg(0x8000_0000, 0, 0x40)];
+        assert_eq!(dma_direct_map_sg(&mut d, &mut p, &mut sgl, 4, DmaDir::TO_DEVICE, DmaAttrs(0)), Ok(4));
+        let got: Vec<_> = sgl.iter().map(|s| (s.dma_address, s.dma_length, s.is_bus_address())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (DmaAddr(0xa000_1000), 0x100, true),
+                (DmaAddr(0x6100_2008), 0x100, false),
+                (DmaAddr(0xa000_3000), 0x40, true),
+                (DmaAddr(0x8000_0000), 0x40, false)
+            ]
+        );
+        assert!(p.take_events().is_empty(), "coherent: no cache maintenance, and the back end traces nothing");
+        dma_direct_unmap_sg(&mut d, &mut p, &mut sgl, 4, DmaDir::TO_DEVICE, DmaAttrs(0)).unwrap();
+        assert!(sgl.iter().all(|s| !s.is_bus_address()));
+    }
+
+    #[test]
+    fn map_sg_mmio_on_a_force_bounce_device_fails_the_first_segment() {
+        let (mut d, mut p) = p2p_setup(true, |c| {
+            c.ram.push(Region { start: PhysAddr(0x9000_0000), size: 0x10_0000 });
+            c.swiotlb = Some(crate::scenario::SwiotlbConfig {
+                mode: crate::scenario::SwiotlbMode::Force,
+                start: PhysAddr(0x9000_0000),
+                nslabs: Some(128),
+                nareas: Some(1),
+            });
+        });
+        let mut sgl = [sg(0x4000_0000, 0, 0x100), sg(0x4000_0100, 0, 0x100)];
+        let r = dma_direct_map_sg(&mut d, &mut p, &mut sgl, 2, DmaDir::TO_DEVICE, DmaAttrs::MMIO);
+        assert_eq!(r, Ok(-EIO));
+        assert_eq!(
+            p.take_events(),
+            vec![Event::Report {
+                kind: ReportKind::DevWarn,
+                func: "dma_direct_map_phys".into(),
+                text: "dmadiff dmadiff0: DMA addr 0xffffffffffffffff+256 overflow (mask ffffffff, bus limit 0).".into(),
+            }],
+            "no bounce for MMIO, and nothing to unwind"
+        );
+        assert_eq!(sgl[0].dma_address, DMA_MAPPING_ERROR);
+        assert_eq!(sgl[1].dma_address, DmaAddr(0));
+    }
+
+    #[test]
+    fn sync_sg_for_cpu_invalidates_per_entry_with_the_cpu_length() {
+        let (mut d, mut p) = setup(false, &[]);
+        let mut e = sg(0x8000_1000, 0, 0x100);
+        e.dma_address = DmaAddr(0x8000_1000);
+        e.dma_length = 0x20;
+        let sgl = [e, Scatterlist { dma_address: DmaAddr(0x8000_4000), dma_length: 0x80, ..sg(0x8000_4000, 0, 0x80) }];
+        dma_direct_sync_sg_for_cpu(&mut d, &mut p, &sgl, 2, DmaDir::BIDIRECTIONAL).unwrap();
+        assert_eq!(
+            arch_syncs(&mut p),
+            vec![
+                (ArchHook::SyncForCpu, 0x8000_1000, 0x100, CacheOp::Inval),
+                (ArchHook::SyncForCpu, 0x8000_4000, 0x80, CacheOp::Inval)
+            ]
+        );
+        dma_direct_sync_sg_for_device(&mut d, &mut p, &sgl, 1, DmaDir::TO_DEVICE).unwrap();
+        assert_eq!(arch_syncs(&mut p), vec![(ArchHook::SyncForDevice, 0x8000_1000, 0x100, CacheOp::Clean)]);
     }
 }

@@ -13,20 +13,22 @@ use std::collections::VecDeque;
 
 use super::device::Device;
 use super::dma_direct::{dma_range_map_max, dma_range_map_min, min_not_zero};
-use super::dma_map_ops::{dev_is_dma_coherent, dma_kmalloc_needs_bounce};
+use super::dma_map_ops::{dev_is_dma_coherent, dma_kmalloc_needs_bounce, dma_kmalloc_safe, dma_kmalloc_size_aligned};
 use super::iommu::{
-    iommu_flush_iotlb_all, iommu_iotlb_sync, iommu_iova_to_phys, iommu_map, iommu_unmap_fast, IotlbGather,
+    iommu_flush_iotlb_all, iommu_iotlb_sync, iommu_iova_to_phys, iommu_map, iommu_map_nosync, iommu_map_sg,
+    iommu_sync_map, iommu_unmap_fast, IotlbGather,
 };
 use super::iova::{iova_rcache_range, IovaDomain, ReserveResult};
-use super::mapping::dma_get_mask;
+use super::mapping::{dma_get_mask, use_dma_iommu};
+use super::p2pdma::{pci_p2pdma_bus_addr_map, pci_p2pdma_state, PciP2pdmaMapState, PciP2pdmaMapType};
 use super::swiotlb::{
-    dma_get_min_align_mask, is_swiotlb_active, is_swiotlb_force_bounce, swiotlb_max_mapping_size,
+    dma_get_min_align_mask, dma_get_seg_boundary, is_swiotlb_active, is_swiotlb_force_bounce, swiotlb_max_mapping_size,
     swiotlb_sync_single_for_cpu, swiotlb_sync_single_for_device, swiotlb_tbl_map_single, swiotlb_tbl_unmap_single,
 };
 use super::KResult;
 use crate::platform::trace::ReportKind;
 use crate::platform::Platform;
-use crate::scatterlist::{DmaIovaState, Scatterlist};
+use crate::scatterlist::{DmaIovaState, Scatterlist, DMA_IOVA_USE_SWIOTLB};
 use crate::scenario::{IommuConfig, IommuDomainType, PciWindow, ResvRegion, ResvType};
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, IommuProt, PhysAddr, DMA_MAPPING_ERROR};
 
@@ -650,8 +652,6 @@ pub fn iommu_dma_unmap_phys(
     swiotlb_tbl_unmap_single(dev, plat, phys, size, dir, attrs)
 }
 
-// Scatterlists (iommu_dma_{map,unmap,sync}_sg) and the dma_iova_* two-step API go here: a later issue.
-
 /// models iommu_dma_sync_single_for_cpu()
 pub fn iommu_dma_sync_single_for_cpu(
     dev: &mut Device,
@@ -748,12 +748,12 @@ mod tests {
     use crate::platform::trace::{ArchHook, Event};
     use crate::scenario::{Config, DmaParmsConfig, DmaRange, Region, SwiotlbConfig, SwiotlbMode};
 
-    const RAM: u64 = 0x8000_0000;
-    const MMIO: u64 = 0x4000_0000;
-    const POOL: u64 = 0x8200_0000;
-    const RW: IommuProt = IommuProt(IommuProt::READ.0 | IommuProt::WRITE.0);
+    pub(super) const RAM: u64 = 0x8000_0000;
+    pub(super) const MMIO: u64 = 0x4000_0000;
+    pub(super) const POOL: u64 = 0x8200_0000;
+    pub(super) const RW: IommuProt = IommuProt(IommuProt::READ.0 | IommuProt::WRITE.0);
 
-    fn config(f: impl FnOnce(&mut Config, &mut IommuConfig)) -> Config {
+    pub(super) fn config(f: impl FnOnce(&mut Config, &mut IommuConfig)) -> Config {
         let mut c = Config::default();
         c.ram.push(Region { start: PhysAddr(RAM), size: 0x400_0000 });
         c.mmio.push(Region { start: PhysAddr(MMIO), size: 0x10_0000 });
@@ -764,7 +764,7 @@ mod tests {
     }
 
     /// Boots and drops the boot-time events.
-    fn boot(f: impl FnOnce(&mut Config, &mut IommuConfig)) -> (Device, Platform) {
+    pub(super) fn boot(f: impl FnOnce(&mut Config, &mut IommuConfig)) -> (Device, Platform) {
         let c = config(f);
         let mut p = Platform::new(&c);
         let d = Device::new(&c, &mut p);
@@ -772,7 +772,7 @@ mod tests {
         (d, p)
     }
 
-    fn swiotlb(c: &mut Config) {
+    pub(super) fn swiotlb(c: &mut Config) {
         c.swiotlb =
             Some(SwiotlbConfig { mode: SwiotlbMode::On, start: PhysAddr(POOL), nslabs: Some(1024), nareas: Some(1) });
     }
@@ -791,18 +791,18 @@ mod tests {
     }
 
     /// The events minus the dma tracepoints.
-    fn effects(p: &mut Platform) -> Vec<Event> {
+    pub(super) fn effects(p: &mut Platform) -> Vec<Event> {
         p.take_events()
             .into_iter()
             .filter(|e| !matches!(e, Event::TraceMap { .. } | Event::TraceUnmap { .. } | Event::TraceSyncSingle { .. }))
             .collect()
     }
 
-    fn imap(iova: u64, phys: u64, size: u64, prot: IommuProt) -> Event {
+    pub(super) fn imap(iova: u64, phys: u64, size: u64, prot: IommuProt) -> Event {
         Event::IommuMap { iova, phys: PhysAddr(phys), size, prot, ret: 0 }
     }
 
-    fn report(kind: ReportKind, func: &str, text: &str) -> Event {
+    pub(super) fn report(kind: ReportKind, func: &str, text: &str) -> Event {
         Event::Report { kind, func: func.into(), text: text.into() }
     }
 
@@ -1244,6 +1244,211 @@ mod tests {
 
 // ---- scatterlists -----------------------------------------------------------------------
 
+/// EIO
+const EIO: i32 = 5;
+/// EPERM
+const EPERM: i32 = 1;
+/// EINVAL
+const EINVAL: i32 = 22;
+/// EREMOTEIO
+const EREMOTEIO: i32 = 121;
+/// ENOMEM
+const ENOMEM: i32 = 12;
+/// SZ_64K: dma_get_max_seg_size() without a max_segment_size.
+const SZ_64K: u32 = 0x1_0000;
+
+/// models dma_get_max_seg_size()
+fn dma_get_max_seg_size(dev: &Device) -> u32 {
+    match dev.dma_parms {
+        Some(p) if p.max_segment_size != 0 => p.max_segment_size,
+        _ => SZ_64K,
+    }
+}
+
+/// for_each_sg() over `nents` entries of a flat list: past its end sg_next() is NULL and the
+/// kernel oopses on the dereference.
+fn sg_entries(dev: &Device, plat: &mut Platform, sgl: &[Scatterlist], nents: u32, func: &str) -> KResult<usize> {
+    let n = nents as usize;
+    if n > sgl.len() {
+        return Err(dev.bug(plat, func, "sg_next() returned NULL inside for_each_sg()"));
+    }
+    Ok(n)
+}
+
+/// models dev_use_sg_swiotlb() (CONFIG_SWIOTLB=y)
+fn dev_use_sg_swiotlb(dev: &Device, sg: &[Scatterlist], nents: usize, dir: DmaDir) -> bool {
+    if dev_is_untrusted(dev) {
+        return true;
+    }
+    // kmalloc() buffers unsafe for this device and direction: any badly sized entry bounces.
+    if !dma_kmalloc_safe(dev, dir) {
+        return sg[..nents].iter().any(|s| !dma_kmalloc_size_aligned(dev, s.length as u64));
+    }
+    false
+}
+
+/// models iommu_dma_sync_sg_for_cpu()
+pub fn iommu_dma_sync_sg_for_cpu(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nelems: u32,
+    dir: DmaDir,
+) -> KResult<()> {
+    let n = sg_entries(dev, plat, sgl, nelems, "iommu_dma_sync_sg_for_cpu")?;
+    if n == 0 {
+        return Ok(());
+    }
+    // The head's SWIOTLB mark: every entry was mapped on its own (iommu_dma_map_sg_swiotlb()).
+    if sgl[0].is_swiotlb() {
+        for s in sgl[..n].iter() {
+            iommu_dma_sync_single_for_cpu(dev, plat, s.dma_address, s.length as u64, dir)?;
+        }
+    } else if !dev_is_dma_coherent(dev) {
+        for s in sgl[..n].iter() {
+            plat.arch_sync_dma_for_cpu(s.phys(), s.length as u64, dir);
+        }
+    }
+    Ok(())
+}
+
+/// models iommu_dma_sync_sg_for_device()
+pub fn iommu_dma_sync_sg_for_device(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nelems: u32,
+    dir: DmaDir,
+) -> KResult<()> {
+    let n = sg_entries(dev, plat, sgl, nelems, "iommu_dma_sync_sg_for_device")?;
+    if n == 0 {
+        return Ok(());
+    }
+    if sgl[0].is_swiotlb() {
+        for s in sgl[..n].iter() {
+            iommu_dma_sync_single_for_device(dev, plat, s.dma_address, s.length as u64, dir)?;
+        }
+    } else if !dev_is_dma_coherent(dev) {
+        for s in sgl[..n].iter() {
+            plat.arch_sync_dma_for_device(s.phys(), s.length as u64, dir);
+        }
+    }
+    Ok(())
+}
+
+/// models __finalise_sg(): the count of DMA segments. Lengths are `unsigned int` and wrap.
+fn __finalise_sg(dev: &Device, sg: &mut [Scatterlist], nents: usize, dma_addr: u64) -> i32 {
+    let seg_mask = dma_get_seg_boundary(dev);
+    let max_len = dma_get_max_seg_size(dev);
+    let mut dma_addr = dma_addr;
+    let mut cur = 0usize;
+    let mut cur_len: u32 = 0;
+    let mut count = 0i32;
+    for i in 0..nents {
+        // The layout pass stashed the granule offset and the original length.
+        let s_dma_addr = sg[i].dma_address.0;
+        let s_iova_off = s_dma_addr as u32;
+        let s_length = sg[i].dma_length;
+        let s_iova_len = sg[i].length;
+        sg[i].dma_address = DMA_MAPPING_ERROR;
+        sg[i].dma_length = 0;
+        if sg[i].is_bus_address() {
+            if i > 0 {
+                cur += 1;
+            }
+            // The mark moves from the input entry to the output one.
+            sg[i].unmark_bus_address();
+            sg[cur].dma_address = DmaAddr(s_dma_addr);
+            sg[cur].dma_length = s_length;
+            sg[cur].mark_bus_address();
+            count += 1;
+            cur_len = 0;
+            continue;
+        }
+        sg[i].offset = sg[i].offset.wrapping_add(s_iova_off);
+        sg[i].length = s_length;
+        // Concatenate only onto an open segment, from a granule start, off a boundary, and
+        // within max_len (which a single oversized entry already wrapped past).
+        if cur_len != 0 && s_iova_off == 0 && (dma_addr & seg_mask) != 0 && max_len.wrapping_sub(cur_len) >= s_length {
+            cur_len = cur_len.wrapping_add(s_length);
+        } else {
+            if i > 0 {
+                cur += 1;
+            }
+            cur_len = s_length;
+            count += 1;
+            sg[cur].dma_address = DmaAddr(dma_addr.wrapping_add(s_iova_off as u64));
+        }
+        sg[cur].dma_length = cur_len;
+        dma_addr = dma_addr.wrapping_add(s_iova_len as u64);
+        // A hole after this chunk (alignment or padding): the next one cannot join it.
+        if s_length.wrapping_add(s_iova_off) < s_iova_len {
+            cur_len = 0;
+        }
+    }
+    count
+}
+
+/// models __invalidate_sg(): undo the layout pass's stash and clear the DMA fields.
+fn __invalidate_sg(sg: &mut [Scatterlist], nents: usize) {
+    for s in sg[..nents].iter_mut() {
+        if s.is_bus_address() {
+            s.unmark_bus_address();
+        } else {
+            // An entry the layout pass never reached "restores" whatever stale address it had.
+            if s.dma_address != DMA_MAPPING_ERROR {
+                s.offset = s.offset.wrapping_add(s.dma_address.0 as u32);
+            }
+            if s.dma_length != 0 {
+                s.length = s.dma_length;
+            }
+        }
+        s.dma_address = DMA_MAPPING_ERROR;
+        s.dma_length = 0;
+    }
+}
+
+/// models iommu_dma_unmap_sg_swiotlb()
+fn iommu_dma_unmap_sg_swiotlb(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sg: &[Scatterlist],
+    nents: usize,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    for s in sg[..nents].iter() {
+        iommu_dma_unmap_phys(dev, plat, s.dma_address, s.dma_length as u64, dir, attrs)?;
+    }
+    Ok(())
+}
+
+/// models iommu_dma_map_sg_swiotlb(): every entry mapped on its own, no merging.
+fn iommu_dma_map_sg_swiotlb(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sg: &mut [Scatterlist],
+    nents: usize,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<i32> {
+    // The mark on the head tells unmap and sync to go entry by entry; a failure leaves it.
+    if let Some(head) = sg.first_mut() {
+        head.mark_swiotlb();
+    }
+    for i in 0..nents {
+        // v6.18 passes sg_phys(s) ("iommu/dma: rename iommu_dma_*map_page to iommu_dma_*map_phys").
+        let addr = iommu_dma_map_phys(dev, plat, sg[i].phys(), sg[i].length as u64, dir, attrs)?;
+        sg[i].dma_address = addr;
+        if addr == DMA_MAPPING_ERROR {
+            iommu_dma_unmap_sg_swiotlb(dev, plat, sg, i, dir, attrs | DmaAttrs::SKIP_CPU_SYNC)?;
+            return Ok(-EIO);
+        }
+        sg[i].dma_length = sg[i].length;
+    }
+    Ok(nents as i32)
+}
+
 /// models iommu_dma_map_sg(): the count of DMA segments, or a negative errno.
 pub fn iommu_dma_map_sg(
     dev: &mut Device,
@@ -1253,7 +1458,95 @@ pub fn iommu_dma_map_sg(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<i32> {
-    todo!("iommu sg: {:?} {} {} {} {dir:?} {attrs}", dev.name, plat.pending_events().len(), sgl.len(), nents)
+    let n = sg_entries(dev, plat, sgl, nents, "iommu_dma_map_sg")?;
+    // v6.18: DMA_ATTR_MMIO gives IOMMU_MMIO here too ("iommu/dma: implement DMA_ATTR_MMIO for
+    // dma_iova_link()" changed dma_info_to_prot()); v6.16 gave IOMMU_CACHE on coherent devices.
+    let prot = dma_info_to_prot(dir, dev_is_dma_coherent(dev), attrs);
+    let mask = dma_get_seg_boundary(dev);
+    // The deferred-attach static key is only enabled in kdump kernels.
+    if dev_use_sg_swiotlb(dev, sgl, n, dir) {
+        return iommu_dma_map_sg_swiotlb(dev, plat, sgl, n, dir, attrs);
+    }
+    // Before the layout pass: the sync sees the caller's offsets and lengths.
+    if !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
+        iommu_dma_sync_sg_for_device(dev, plat, sgl, nents, dir)?;
+    }
+
+    // Layout pass: align every entry to granules in place, stashing the granule offset in
+    // sg_dma_address and the length in sg_dma_len, and pad so no entry crosses a boundary.
+    let mut iova_len: u64 = 0;
+    let mut prev: Option<usize> = None;
+    let mut p2pdma_state = PciP2pdmaMapState::default();
+    let mut failed: Option<i32> = None;
+    for i in 0..n {
+        let s_iova_off = iova_off(dev, sgl[i].offset as u64);
+        let mut s_length = sgl[i].length as u64;
+        let pad_len = mask.wrapping_sub(iova_len).wrapping_add(1) & mask;
+        match pci_p2pdma_state(&mut p2pdma_state, plat, sgl[i].page) {
+            // Through the host bridge P2PDMA is mapped like memory (and without IOMMU_MMIO).
+            PciP2pdmaMapType::None | PciP2pdmaMapType::ThruHostBridge => {}
+            PciP2pdmaMapType::BusAddr => {
+                sgl[i].dma_address = pci_p2pdma_bus_addr_map(&p2pdma_state, sgl[i].phys());
+                // sg_dma_len(s) = sg->length: the list head's (possibly already aligned)
+                // length, from "PCI/P2PDMA: Refactor the p2pdma mapping helpers" (v6.16), still
+                // in v6.18 (the 6.18-rc8 fix d0d08f4bd7f6 only touched dma-direct).
+                sgl[i].dma_length = sgl[0].length;
+                sgl[i].mark_bus_address();
+                continue;
+            }
+            PciP2pdmaMapType::NotSupported => {
+                failed = Some(-EREMOTEIO);
+                break;
+            }
+        }
+        sgl[i].dma_address = DmaAddr(s_iova_off);
+        sgl[i].dma_length = s_length as u32;
+        sgl[i].offset = sgl[i].offset.wrapping_sub(s_iova_off as u32);
+        s_length = cookie(dev).iovad.iova_align(s_length + s_iova_off);
+        // s->length is an unsigned int: a 4 GiB aligned length truncates to 0 here.
+        sgl[i].length = s_length as u32;
+        // This entry would cross the next boundary: stretch the previous one up to it.
+        if pad_len != 0 && pad_len < s_length.wrapping_sub(1) {
+            // A mask that is not 2^n - 1 pads before any entry was laid out: NULL prev.
+            let Some(p) = prev else {
+                return Err(dev.bug(plat, "iommu_dma_map_sg", "NULL pointer dereference: prev->length"));
+            };
+            sgl[p].length = sgl[p].length.wrapping_add(pad_len as u32);
+            iova_len = iova_len.wrapping_add(pad_len);
+        }
+        iova_len = iova_len.wrapping_add(s_length);
+        prev = Some(i);
+    }
+
+    let ret: i64 = match failed {
+        Some(e) => e as i64,
+        None => {
+            // Only bus addresses: nothing to allocate.
+            if iova_len == 0 {
+                return Ok(__finalise_sg(dev, sgl, n, 0));
+            }
+            // One allocation for the whole list; its natural alignment makes the layout valid.
+            let dma_mask = dma_get_mask(dev);
+            let iova = iommu_dma_alloc_iova(dev, plat, iova_len, dma_mask);
+            if iova == 0 {
+                -ENOMEM as i64
+            } else {
+                let ret = iommu_map_sg(plat, iova, sgl, nents, prot);
+                // "iommu/dma: Fix iova map result check bug" (v5.19): a negative ssize_t fails too.
+                if ret >= 0 && (ret as u64) >= iova_len {
+                    return Ok(__finalise_sg(dev, sgl, n, iova));
+                }
+                // A short or failed map frees the IOVA at once (NULL gather).
+                iommu_dma_free_iova(dev, plat, iova, iova_len, None);
+                ret
+            }
+        }
+    };
+    __invalidate_sg(sgl, n);
+    if ret != -ENOMEM as i64 && ret != -EREMOTEIO as i64 {
+        return Ok(-EINVAL);
+    }
+    Ok(ret as i32)
 }
 
 /// models iommu_dma_unmap_sg()
@@ -1265,27 +1558,224 @@ pub fn iommu_dma_unmap_sg(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<()> {
-    todo!("iommu sg: {:?} {} {} {} {dir:?} {attrs}", dev.name, plat.pending_events().len(), sgl.len(), nents)
-}
-
-/// models iommu_dma_sync_sg_for_cpu()
-pub fn iommu_dma_sync_sg_for_cpu(dev: &mut Device, plat: &mut Platform, sgl: &mut [Scatterlist], nelems: u32, dir: DmaDir) -> KResult<()> {
-    todo!("iommu sg: {:?} {} {} {} {dir:?}", dev.name, plat.pending_events().len(), sgl.len(), nelems)
-}
-
-/// models iommu_dma_sync_sg_for_device()
-pub fn iommu_dma_sync_sg_for_device(dev: &mut Device, plat: &mut Platform, sgl: &mut [Scatterlist], nelems: u32, dir: DmaDir) -> KResult<()> {
-    todo!("iommu sg: {:?} {} {} {} {dir:?}", dev.name, plat.pending_events().len(), sgl.len(), nelems)
+    let n = sg_entries(dev, plat, sgl, nents, "iommu_dma_unmap_sg")?;
+    if n == 0 {
+        return Ok(());
+    }
+    if sgl[0].is_swiotlb() {
+        return iommu_dma_unmap_sg_swiotlb(dev, plat, sgl, n, dir, attrs);
+    }
+    if !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
+        iommu_dma_sync_sg_for_cpu(dev, plat, sgl, nents, dir)?;
+    }
+    // One contiguous allocation: its start is the first non-bus segment, its end the end of
+    // the last one before the first zero length. Bus-address marks are dropped on the way.
+    let mut start = 0u64;
+    let mut first = n;
+    for (i, s) in sgl[..n].iter_mut().enumerate() {
+        if s.is_bus_address() {
+            s.unmark_bus_address();
+            continue;
+        }
+        first = i;
+        if s.dma_length != 0 {
+            start = s.dma_address.0;
+        }
+        break;
+    }
+    let mut end = 0u64;
+    for s in sgl[first..n].iter_mut() {
+        if s.is_bus_address() {
+            s.unmark_bus_address();
+            continue;
+        }
+        if s.dma_length == 0 {
+            break;
+        }
+        end = s.dma_address.0.wrapping_add(s.dma_length as u64);
+    }
+    if end != 0 {
+        __iommu_dma_unmap(dev, plat, DmaAddr(start), end.wrapping_sub(start));
+    }
+    Ok(())
 }
 
 // ---- the two-step IOVA API (v6.16, DMA_ATTR_MMIO from v6.18) ------------------------------
 
-/// models dma_iova_try_alloc()
-pub fn dma_iova_try_alloc(dev: &mut Device, plat: &mut Platform, state: &mut DmaIovaState, phys: PhysAddr, size: u64) -> KResult<bool> {
-    todo!("two-step API: {:?} {} {:?} {phys} {size}", dev.name, plat.pending_events().len(), state)
+/// The oops of dereferencing iommu_get_dma_domain(dev)->iova_cookie where there is none
+/// (no IOMMU, an identity domain, or a failed iommu_dma_init_domain()).
+fn iova_cookie_or_oops(dev: &Device, plat: &mut Platform, func: &str) -> KResult<()> {
+    if dev.iommu_domain.as_ref().is_some_and(|d| d.cookie.is_some()) {
+        Ok(())
+    } else {
+        Err(dev.bug(plat, func, "NULL pointer dereference: domain->iova_cookie"))
+    }
 }
 
-/// models dma_iova_link()
+/// models dma_iova_try_alloc()
+pub fn dma_iova_try_alloc(
+    dev: &mut Device,
+    plat: &mut Platform,
+    state: &mut DmaIovaState,
+    phys: PhysAddr,
+    size: u64,
+) -> KResult<bool> {
+    *state = DmaIovaState::default();
+    if !use_dma_iommu(dev) {
+        return Ok(false);
+    }
+    let off = iova_off(dev, phys.0);
+    // The deferred-attach static key is only enabled in kdump kernels.
+    if size == 0 {
+        dev.warn_on_once(plat, "dma-iommu.c:dma_iova_try_alloc:size", "dma_iova_try_alloc", "!size");
+        return Ok(false);
+    }
+    // The caller must not set the flag dma-iommu keeps in bit 63 (nor map SIZE_MAX).
+    if size & DMA_IOVA_USE_SWIOTLB != 0 {
+        dev.warn_on_once(
+            plat,
+            "dma-iommu.c:dma_iova_try_alloc:swiotlb",
+            "dma_iova_try_alloc",
+            "(u64)size & DMA_IOVA_USE_SWIOTLB",
+        );
+        return Ok(false);
+    }
+    let len = cookie(dev).iovad.iova_align(size.wrapping_add(off));
+    let dma_mask = dma_get_mask(dev);
+    let addr = iommu_dma_alloc_iova(dev, plat, len, dma_mask);
+    if addr == 0 {
+        return Ok(false);
+    }
+    // phys only supplies the offset within the granule.
+    state.addr = DmaAddr(addr + off);
+    state.size = size;
+    Ok(true)
+}
+
+/// models dma_iova_free(): the whole allocation, immediately (NULL gather, never the FQ).
+pub fn dma_iova_free(dev: &mut Device, plat: &mut Platform, state: &mut DmaIovaState) -> KResult<()> {
+    iova_cookie_or_oops(dev, plat, "dma_iova_free")?;
+    let pad = iova_off(dev, state.addr.0);
+    let size = cookie(dev).iovad.iova_align(state.iova_size().wrapping_add(pad));
+    iommu_dma_free_iova(dev, plat, state.addr.0.wrapping_sub(pad), size, None);
+    Ok(())
+}
+
+/// models __dma_iova_link(): 0 or a negative errno; no IOTLB sync.
+fn __dma_iova_link(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: u64,
+    phys: PhysAddr,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> i32 {
+    let coherent = dev_is_dma_coherent(dev);
+    let prot = dma_info_to_prot(dir, coherent, attrs);
+    // v6.18 skips the CPU sync for MMIO ("iommu/dma: implement DMA_ATTR_MMIO for dma_iova_link()").
+    if !coherent && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) && !attrs.contains(DmaAttrs::MMIO) {
+        plat.arch_sync_dma_for_device(phys, size, dir);
+    }
+    iommu_map_nosync(plat, addr, phys, size, prot)
+}
+
+/// models iommu_dma_iova_bounce_and_link(): bounce `bounce_len` bytes and link one granule.
+#[allow(clippy::too_many_arguments)]
+fn iommu_dma_iova_bounce_and_link(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: u64,
+    phys: PhysAddr,
+    bounce_len: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+    iova_start_pad: u64,
+) -> KResult<i32> {
+    let bounce_phys = iommu_dma_map_swiotlb(dev, plat, phys, bounce_len, dir, attrs)?;
+    if bounce_phys.0 == DMA_MAPPING_ERROR.0 {
+        return Ok(-ENOMEM);
+    }
+    // The link starts pad bytes below the bounce slot: granule-aligned only when swiotlb kept
+    // the low bits (min_align_mask), else iommu_map_nosync() refuses it.
+    let len = cookie(dev).iovad.iova_align(bounce_len);
+    let error = __dma_iova_link(
+        dev,
+        plat,
+        addr.wrapping_sub(iova_start_pad),
+        PhysAddr(bounce_phys.0.wrapping_sub(iova_start_pad)),
+        len,
+        dir,
+        attrs,
+    );
+    if error != 0 {
+        swiotlb_tbl_unmap_single(dev, plat, bounce_phys, bounce_len, dir, attrs)?;
+    }
+    Ok(error)
+}
+
+/// models iommu_dma_iova_link_swiotlb(): bounce the unaligned head and tail granules, link
+/// the aligned middle directly.
+#[allow(clippy::too_many_arguments)]
+fn iommu_dma_iova_link_swiotlb(
+    dev: &mut Device,
+    plat: &mut Platform,
+    state: &mut DmaIovaState,
+    phys: PhysAddr,
+    offset: u64,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<i32> {
+    let granule = cookie(dev).iovad.granule();
+    let iova_start_pad = iova_off(dev, phys.0);
+    let iova_end_pad = iova_off(dev, phys.0.wrapping_add(size));
+    let addr = state.addr.0.wrapping_add(offset);
+    let mut size = size;
+    let mut mapped = 0u64;
+    if iova_start_pad != 0 {
+        let bounce_len = size.min(granule - iova_start_pad);
+        let error = iommu_dma_iova_bounce_and_link(dev, plat, addr, phys, bounce_len, dir, attrs, iova_start_pad)?;
+        if error != 0 {
+            return Ok(error);
+        }
+        state.size |= DMA_IOVA_USE_SWIOTLB;
+        mapped += bounce_len;
+        size -= bounce_len;
+        if size == 0 {
+            return Ok(0);
+        }
+    }
+    // The middle is linked even when empty (a size-0 iommu_map_nosync()).
+    size = size.wrapping_sub(iova_end_pad);
+    let mut error = __dma_iova_link(dev, plat, addr.wrapping_add(mapped), phys.wrapping_add(mapped), size, dir, attrs);
+    if error == 0 {
+        mapped = mapped.wrapping_add(size);
+        if iova_end_pad != 0 {
+            error = iommu_dma_iova_bounce_and_link(
+                dev,
+                plat,
+                addr.wrapping_add(mapped),
+                phys.wrapping_add(mapped),
+                iova_end_pad,
+                dir,
+                attrs,
+                0,
+            )?;
+            if error == 0 {
+                state.size |= DMA_IOVA_USE_SWIOTLB;
+            }
+        }
+        if error == 0 {
+            return Ok(0);
+        }
+    }
+    // The unwind unlinks from offset 0 of the state, whatever offset this link had.
+    dma_iova_unlink(dev, plat, state, 0, mapped, dir, attrs)?;
+    Ok(error)
+}
+
+/// models dma_iova_link(): 0 or a negative errno; the caller syncs with dma_iova_sync().
 #[allow(clippy::too_many_arguments)]
 pub fn dma_iova_link(
     dev: &mut Device,
@@ -1297,15 +1787,118 @@ pub fn dma_iova_link(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<i32> {
-    todo!("two-step API: {:?} {} {:?} {phys} {offset} {size} {dir:?} {attrs}", dev.name, plat.pending_events().len(), state)
+    iova_cookie_or_oops(dev, plat, "dma_iova_link")?;
+    let iova_start_pad = iova_off(dev, phys.0);
+    // Only a link at offset 0 may start inside a granule.
+    if iova_start_pad != 0 && offset > 0 {
+        dev.warn_on_once(plat, "dma-iommu.c:dma_iova_link:pad", "dma_iova_link", "iova_start_pad && offset > 0");
+        return Ok(-EIO);
+    }
+    if dev_use_swiotlb(dev, size, dir) && iova_unaligned(dev, phys, size) != 0 {
+        // MMIO cannot be bounced: "iommu/dma: implement DMA_ATTR_MMIO for dma_iova_link()" (v6.18).
+        if attrs.contains(DmaAttrs::MMIO) {
+            return Ok(-EPERM);
+        }
+        return iommu_dma_iova_link_swiotlb(dev, plat, state, phys, offset, size, dir, attrs);
+    }
+    let len = cookie(dev).iovad.iova_align(size.wrapping_add(iova_start_pad));
+    let addr = state.addr.0.wrapping_add(offset).wrapping_sub(iova_start_pad);
+    Ok(__dma_iova_link(dev, plat, addr, PhysAddr(phys.0.wrapping_sub(iova_start_pad)), len, dir, attrs))
 }
 
-/// models dma_iova_sync()
-pub fn dma_iova_sync(dev: &mut Device, plat: &mut Platform, state: &mut DmaIovaState, offset: u64, size: u64) -> KResult<i32> {
-    todo!("two-step API: {:?} {} {:?} {offset} {size}", dev.name, plat.pending_events().len(), state)
+/// models dma_iova_sync(): iommu_sync_map() over the granules of the range.
+pub fn dma_iova_sync(
+    dev: &mut Device,
+    plat: &mut Platform,
+    state: &mut DmaIovaState,
+    offset: u64,
+    size: u64,
+) -> KResult<i32> {
+    iova_cookie_or_oops(dev, plat, "dma_iova_sync")?;
+    let addr = state.addr.0.wrapping_add(offset);
+    let pad = iova_off(dev, addr);
+    let len = cookie(dev).iovad.iova_align(size.wrapping_add(pad));
+    Ok(iommu_sync_map(plat, addr - pad, len))
 }
 
-/// models dma_iova_unlink()
+/// models iommu_dma_iova_unlink_range_slow(): granule by granule, CPU sync and swiotlb release.
+fn iommu_dma_iova_unlink_range_slow(
+    dev: &mut Device,
+    plat: &mut Platform,
+    addr: u64,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<()> {
+    let granule = cookie(dev).iovad.granule();
+    let mut iova_start_pad = iova_off(dev, addr);
+    let end = addr.wrapping_add(size);
+    let mut addr = addr;
+    // A do-while: even a size-0 unlink translates the first address once.
+    loop {
+        let phys = iommu_iova_to_phys(plat, addr);
+        if phys.0 == 0 {
+            // Something very horrible happened: the rest of the walk is abandoned.
+            dev.warn_on(plat, "iommu_dma_iova_unlink_range_slow", "!phys");
+            return Ok(());
+        }
+        let len = end.wrapping_sub(addr).min(granule - iova_start_pad);
+        // v6.18.0 skips MMIO here: 1a96f3a22fd8 "iommu/dma: add missing support for
+        // DMA_ATTR_MMIO for dma_iova_unlink()" reached torvalds/master 2025-11-28 (pull
+        // dma-mapping-6.18-2025-11-27), two days before the v6.18 tag; v6.16 synced MMIO too.
+        if !dev_is_dma_coherent(dev) && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) && !attrs.contains(DmaAttrs::MMIO) {
+            plat.arch_sync_dma_for_cpu(phys, len, dir);
+        }
+        swiotlb_tbl_unmap_single(dev, plat, phys, len, dir, attrs)?;
+        addr = addr.wrapping_add(len);
+        iova_start_pad = 0;
+        if addr >= end {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// models __iommu_dma_iova_unlink(): unmap with an immediate IOTLB sync, or (destroy in a
+/// DMA_FQ domain) through the flush queue together with the IOVA.
+#[allow(clippy::too_many_arguments)]
+fn __iommu_dma_iova_unlink(
+    dev: &mut Device,
+    plat: &mut Platform,
+    state: &mut DmaIovaState,
+    offset: u64,
+    size: u64,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+    free_iova: bool,
+) -> KResult<()> {
+    iova_cookie_or_oops(dev, plat, if free_iova { "dma_iova_destroy" } else { "dma_iova_unlink" })?;
+    let addr = state.addr.0.wrapping_add(offset);
+    let iova_start_pad = iova_off(dev, addr);
+    // The MMIO exemption of this gate is 1a96f3a22fd8 too (in v6.18.0, not in v6.16).
+    let cpu_sync =
+        !dev_is_dma_coherent(dev) && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) && !attrs.contains(DmaAttrs::MMIO);
+    if state.size & DMA_IOVA_USE_SWIOTLB != 0 || cpu_sync {
+        iommu_dma_iova_unlink_range_slow(dev, plat, addr, size, dir, attrs)?;
+    }
+    let mut gather = IotlbGather::new();
+    gather.queued = free_iova && cookie(dev).fq_domain;
+    let size = cookie(dev).iovad.iova_align(size.wrapping_add(iova_start_pad));
+    let addr = addr - iova_start_pad;
+    let unmapped = iommu_unmap_fast(plat, addr, size, &mut gather);
+    if unmapped != size {
+        dev.warn_on(plat, "__iommu_dma_iova_unlink", "unmapped != size");
+    }
+    if !gather.queued {
+        iommu_iotlb_sync(plat, &mut gather);
+    }
+    if free_iova {
+        iommu_dma_free_iova(dev, plat, addr, size, Some(&gather));
+    }
+    Ok(())
+}
+
+/// models dma_iova_unlink(): the IOVA stays allocated.
 pub fn dma_iova_unlink(
     dev: &mut Device,
     plat: &mut Platform,
@@ -1315,10 +1908,10 @@ pub fn dma_iova_unlink(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<()> {
-    todo!("two-step API: {:?} {} {:?} {offset} {size} {dir:?} {attrs}", dev.name, plat.pending_events().len(), state)
+    __iommu_dma_iova_unlink(dev, plat, state, offset, size, dir, attrs, false)
 }
 
-/// models dma_iova_destroy()
+/// models dma_iova_destroy(): unlink `mapped_len` from offset 0 and free what that covers.
 pub fn dma_iova_destroy(
     dev: &mut Device,
     plat: &mut Platform,
@@ -1327,10 +1920,564 @@ pub fn dma_iova_destroy(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<()> {
-    todo!("two-step API: {:?} {} {:?} {mapped_len} {dir:?} {attrs}", dev.name, plat.pending_events().len(), state)
+    if mapped_len != 0 {
+        __iommu_dma_iova_unlink(dev, plat, state, 0, mapped_len, dir, attrs, true)
+    } else {
+        // Nothing linked (the first dma_iova_link() failed): just give the space back.
+        dma_iova_free(dev, plat, state)
+    }
 }
 
-/// models dma_iova_free()
-pub fn dma_iova_free(dev: &mut Device, plat: &mut Platform, state: &mut DmaIovaState) -> KResult<()> {
-    todo!("two-step API: {:?} {} {:?}", dev.name, plat.pending_events().len(), state)
+#[cfg(test)]
+mod sg_tests {
+    //! The sg path and the two-step API against dma-iommu.md §2.10-§2.12 (worked examples
+    //! included) and the v6.18 MMIO rules of §3, on the 4K-granule domain of `tests`.
+
+    use super::tests::{boot, config, effects, imap, report, swiotlb, MMIO, POOL, RAM, RW};
+    use super::*;
+    use crate::phys::iova::Iova;
+    use crate::phys::Bug;
+    use crate::platform::trace::{ArchHook, Event};
+    use crate::scatterlist::is_unused;
+    use crate::scenario::{DmaParmsConfig, P2pProvider, P2pdmaMapType};
+
+    const BIDI: DmaDir = DmaDir::BIDIRECTIONAL;
+    const NONE: DmaAttrs = DmaAttrs(0);
+    const P2P: u64 = 0x6000_0000;
+    const CRW: IommuProt = IommuProt(RW.0 | IommuProt::CACHE.0);
+
+    fn sg(phys: u64, offset: u32, length: u32) -> Scatterlist {
+        Scatterlist::new(PhysAddr(phys), offset, length)
+    }
+
+    /// (dma_address, sg_dma_len, bus mark) of every entry.
+    fn dma(l: &[Scatterlist]) -> Vec<(u64, u32, bool)> {
+        l.iter().map(|s| (s.dma_address.0, s.dma_length, s.is_bus_address())).collect()
+    }
+
+    /// (offset, length) of every entry: what the caller handed in.
+    fn cpu(l: &[Scatterlist]) -> Vec<(u32, u32)> {
+        l.iter().map(|s| (s.offset, s.length)).collect()
+    }
+
+    fn map_sg(d: &mut Device, p: &mut Platform, l: &mut [Scatterlist], attrs: DmaAttrs) -> i32 {
+        let n = l.len() as u32;
+        iommu_dma_map_sg(d, p, l, n, BIDI, attrs).unwrap()
+    }
+
+    fn unmap_sg(d: &mut Device, p: &mut Platform, l: &mut [Scatterlist], attrs: DmaAttrs) {
+        let n = l.len() as u32;
+        iommu_dma_unmap_sg(d, p, l, n, BIDI, attrs).unwrap()
+    }
+
+    fn unmap_ev(iova: u64, size: u64) -> Vec<Event> {
+        vec![
+            Event::IommuUnmap { iova, size, unmapped: size },
+            Event::IommuIotlbSync { start: iova, end: iova + size - 1 },
+        ]
+    }
+
+    const ERR: u64 = DMA_MAPPING_ERROR.0;
+
+    fn p2p(route: P2pdmaMapType) -> impl FnOnce(&mut crate::scenario::Config, &mut IommuConfig) {
+        move |c, _| {
+            c.device.pci = true;
+            c.p2p.push(P2pProvider { start: PhysAddr(P2P), size: 0x10_0000, bus_start: 0xA000_0000, route });
+        }
+    }
+
+    #[test]
+    fn worked_example_unaligned_head_does_not_merge() {
+        let (mut d, mut p) = boot(|_, _| {});
+        let mut l = [sg(RAM, 0x200, 0x600), sg(RAM + 0x1000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 2);
+        // iova_len 0x2000: two granules, aligned to two; physically contiguous: one map call.
+        assert_eq!(effects(&mut p), vec![imap(0xFFFF_E000, RAM, 0x2000, CRW)]);
+        assert_eq!(dma(&l), vec![(0xFFFF_E200, 0x600, false), (0xFFFF_F000, 0x1000, false)]);
+        assert_eq!(cpu(&l), vec![(0x200, 0x600), (0, 0x1000)], "the caller's fields come back");
+        unmap_sg(&mut d, &mut p, &mut l, NONE);
+        assert_eq!(effects(&mut p), unmap_ev(0xFFFF_E000, 0x2000));
+    }
+
+    #[test]
+    fn worked_example_two_full_pages_merge() {
+        let (mut d, mut p) = boot(|_, _| {});
+        let mut l = [sg(RAM, 0, 0x1000), sg(RAM + 0x1000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 1);
+        assert_eq!(effects(&mut p), vec![imap(0xFFFF_E000, RAM, 0x2000, CRW)]);
+        assert_eq!(dma(&l), vec![(0xFFFF_E000, 0x2000, false), (ERR, 0, false)]);
+        assert!(is_unused(&l[1]));
+        unmap_sg(&mut d, &mut p, &mut l, NONE);
+        assert_eq!(effects(&mut p), unmap_ev(0xFFFF_E000, 0x2000));
+    }
+
+    #[test]
+    fn worked_example_boundary_padding_and_unmap_frees_the_allocation() {
+        let (mut d, mut p) =
+            boot(|c, _| c.device.dma_parms = Some(DmaParmsConfig { seg_boundary_mask: 0xFFFF, ..Default::default() }));
+        let mut l = [sg(RAM, 0, 0x6000), sg(RAM + 0x10000, 0, 0x6000), sg(RAM + 0x20000, 0, 0x6000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 2);
+        // Segment 2 is padded to 0xA000 so 3 starts on the 64K boundary: iova_len 0x16000,
+        // 22 granules allocated as 32 (128K aligned).
+        assert_eq!(
+            effects(&mut p),
+            vec![
+                imap(0xFFFE_0000, RAM, 0x6000, CRW),
+                imap(0xFFFE_6000, RAM + 0x10000, 0xA000, CRW),
+                imap(0xFFFF_0000, RAM + 0x20000, 0x6000, CRW),
+            ]
+        );
+        assert_eq!(dma(&l), vec![(0xFFFE_0000, 0xC000, false), (0xFFFF_0000, 0x6000, false), (ERR, 0, false)]);
+        assert_eq!(cpu(&l), vec![(0, 0x6000); 3]);
+        assert_eq!(iovad(&d).unwrap().find_iova(0xFFFE0), Some(Iova { pfn_lo: 0xFFFE0, pfn_hi: 0xFFFFF }));
+        // start..end covers exactly iova_len: 22 granules go back to the order-5 rcache...
+        unmap_sg(&mut d, &mut p, &mut l, NONE);
+        assert_eq!(effects(&mut p), unmap_ev(0xFFFE_0000, 0x16000));
+        assert_eq!(iovad(&d).unwrap().rcache_loaded(5, 0), &[0xFFFE0]);
+        // ...and the same list gets the same IOVA back.
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 2);
+        assert_eq!(l[0].dma_address, DmaAddr(0xFFFE_0000));
+    }
+
+    #[test]
+    fn max_segment_size_limits_merges_and_an_oversized_entry_wraps_past_it() {
+        let parms = |max| {
+            move |c: &mut crate::scenario::Config, _: &mut IommuConfig| {
+                c.device.dma_parms = Some(DmaParmsConfig { max_segment_size: max, ..Default::default() })
+            }
+        };
+        let (mut d, mut p) = boot(parms(0x1800));
+        let mut l = [sg(RAM, 0, 0x1000), sg(RAM + 0x1000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 2);
+        assert_eq!(dma(&l), vec![(0xFFFF_E000, 0x1000, false), (0xFFFF_F000, 0x1000, false)]);
+        // max_len - cur_len in unsigned int: 0x1000 - 0x2000 wraps, so the next entry joins.
+        let (mut d, mut p) = boot(parms(0x1000));
+        let mut l = [sg(RAM, 0, 0x2000), sg(RAM + 0x2000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 1);
+        assert_eq!(dma(&l), vec![(0xFFFF_C000, 0x3000, false), (ERR, 0, false)]);
+    }
+
+    #[test]
+    fn bus_address_in_the_middle_takes_no_iova_and_gets_the_head_length() {
+        let (mut d, mut p) = boot(p2p(P2pdmaMapType::BusAddr));
+        let mut l = [sg(RAM, 0x100, 0x200), sg(P2P, 0x10, 0x300), sg(RAM + 0x1000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 3);
+        // The bus entry breaks the physical run even though RAM and RAM + 0x1000 touch.
+        assert_eq!(
+            effects(&mut p),
+            vec![imap(0xFFFF_E000, RAM, 0x1000, CRW), imap(0xFFFF_F000, RAM + 0x1000, 0x1000, CRW)]
+        );
+        // sg_dma_len of the bus entry is the head's aligned length (0x1000), not 0x300.
+        assert_eq!(
+            dma(&l),
+            vec![(0xFFFF_E100, 0x200, false), (0xA000_0010, 0x1000, true), (0xFFFF_F000, 0x1000, false)]
+        );
+        assert_eq!(cpu(&l), vec![(0x100, 0x200), (0x10, 0x300), (0, 0x1000)]);
+        unmap_sg(&mut d, &mut p, &mut l, NONE);
+        assert_eq!(effects(&mut p), unmap_ev(0xFFFF_E000, 0x2000));
+        assert!(!l[1].is_bus_address(), "unmap drops the mark");
+
+        // Only bus addresses: no allocation, __finalise_sg() from 0.
+        let mut l = [sg(P2P, 0, 0x800), sg(P2P + 0x1000, 0, 0x400)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 2);
+        assert!(effects(&mut p).is_empty());
+        assert_eq!(dma(&l), vec![(0xA000_0000, 0x800, true), (0xA000_1000, 0x800, true)]);
+    }
+
+    #[test]
+    fn unsupported_p2p_is_eremoteio_with_the_entries_restored() {
+        let (mut d, mut p) = boot(p2p(P2pdmaMapType::NotSupported));
+        let mut l = [sg(RAM, 0x80, 0x100), sg(P2P, 0, 0x1000), sg(RAM + 0x2000, 0x40, 0x10)];
+        // A re-used table: a stale address on an entry the layout pass never reached.
+        l[2].dma_address = DmaAddr(0x5);
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), -EREMOTEIO);
+        assert!(effects(&mut p).is_empty());
+        assert_eq!(dma(&l), vec![(ERR, 0, false); 3]);
+        // __invalidate_sg() adds the stale address to the offset.
+        assert_eq!(cpu(&l), vec![(0x80, 0x100), (0, 0x1000), (0x45, 0x10)]);
+    }
+
+    #[test]
+    fn iova_exhaustion_is_enomem_with_offsets_and_lengths_restored() {
+        // 16 granules of IOVA space below 4G.
+        let (mut d, mut p) = boot(|_, i| i.aperture_start = 0xFFFF_0000);
+        let mut l = [sg(RAM, 0x123, 0x1_F000), sg(RAM + 0x40000, 0x800, 0x100)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), -ENOMEM);
+        assert!(effects(&mut p).is_empty());
+        assert_eq!(cpu(&l), vec![(0x123, 0x1_F000), (0x800, 0x100)]);
+        assert_eq!(dma(&l), vec![(ERR, 0, false); 2]);
+    }
+
+    #[test]
+    fn a_failed_iommu_map_is_einval_and_frees_the_iova_at_once() {
+        // The page table ends below the 32-bit IOVAs the allocator hands out.
+        let (mut d, mut p) = boot(|_, i| {
+            i.force_aperture = false;
+            i.aperture_end = 0x7FFF_FFFF;
+        });
+        let mut l = [sg(RAM, 0, 0x1000), sg(RAM + 0x4000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), -EINVAL);
+        assert_eq!(
+            effects(&mut p),
+            vec![
+                Event::IommuMap { iova: 0xFFFF_E000, phys: PhysAddr(RAM), size: 0x1000, prot: CRW, ret: -34 },
+                Event::IommuUnmap { iova: 0xFFFF_E000, size: 0, unmapped: 0 },
+                Event::IommuIotlbSync { start: u64::MAX, end: 0 },
+            ]
+        );
+        assert_eq!(cpu(&l), vec![(0, 0x1000); 2]);
+        assert_eq!(iovad(&d).unwrap().rcache_loaded(1, 0), &[0xFFFFE], "freed at once, not queued");
+    }
+
+    #[test]
+    fn untrusted_maps_entry_by_entry_with_the_swiotlb_head_mark() {
+        let (mut d, mut p) = boot(|c, _| {
+            c.device.pci = true;
+            c.device.untrusted = true;
+            swiotlb(c);
+        });
+        let mut l = [sg(RAM, 0x80, 0x100), sg(RAM + 0x2000, 0, 0x1000)];
+        let n = iommu_dma_map_sg(&mut d, &mut p, &mut l, 2, DmaDir::TO_DEVICE, NONE).unwrap();
+        assert_eq!(n, 2);
+        assert!(l[0].is_swiotlb() && !l[1].is_swiotlb());
+        let rd = IommuProt::CACHE | IommuProt::READ;
+        assert_eq!(
+            effects(&mut p),
+            vec![
+                Event::TraceSwiotlbBounced {
+                    dma_mask: 0xffff_ffff,
+                    dev_addr: DmaAddr(RAM + 0x80),
+                    size: 0x100,
+                    force: false
+                },
+                Event::Memcpy { dst: PhysAddr(POOL), src: PhysAddr(RAM + 0x80), size: 0x100 },
+                Event::Memset { dst: PhysAddr(POOL), value: 0, size: 0 },
+                Event::Memset { dst: PhysAddr(POOL + 0x100), value: 0, size: 0xF00 },
+                imap(0xFFFF_F000, POOL, 0x1000, rd),
+                // Granule-aligned: not bounced, even for an untrusted device.
+                imap(0xFFFF_E000, RAM + 0x2000, 0x1000, rd),
+            ]
+        );
+        assert_eq!(dma(&l), vec![(0xFFFF_F000, 0x100, false), (0xFFFF_E000, 0x1000, false)]);
+        assert_eq!(cpu(&l), vec![(0x80, 0x100), (0, 0x1000)], "no layout pass");
+        iommu_dma_unmap_sg(&mut d, &mut p, &mut l, 2, DmaDir::TO_DEVICE, NONE).unwrap();
+        let ev = effects(&mut p);
+        let unmaps: Vec<_> = ev.iter().filter(|e| matches!(e, Event::IommuUnmap { .. })).cloned().collect();
+        assert_eq!(
+            unmaps,
+            vec![
+                Event::IommuUnmap { iova: 0xFFFF_F000, size: 0x1000, unmapped: 0x1000 },
+                Event::IommuUnmap { iova: 0xFFFF_E000, size: 0x1000, unmapped: 0x1000 },
+            ]
+        );
+        assert_eq!(d.swiotlb.as_ref().unwrap().defpool.areas[0].used, 0, "the bounce slot went back");
+    }
+
+    #[test]
+    fn a_failed_swiotlb_entry_unmaps_the_others_and_is_eio() {
+        // Untrusted without a pool: the unaligned entry cannot be bounced.
+        let (mut d, mut p) = boot(|c, _| {
+            c.device.pci = true;
+            c.device.untrusted = true;
+        });
+        let mut l = [sg(RAM + 0x2000, 0, 0x1000), sg(RAM, 0x80, 0x100), sg(RAM + 0x4000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), -EIO);
+        assert_eq!(
+            effects(&mut p),
+            vec![
+                imap(0xFFFF_F000, RAM + 0x2000, 0x1000, CRW),
+                report(
+                    ReportKind::DevWarning,
+                    "iommu_dma_map_swiotlb",
+                    "dmadiff dmadiff0: DMA bounce buffers are inactive, unable to map unaligned transaction."
+                ),
+                Event::IommuUnmap { iova: 0xFFFF_F000, size: 0x1000, unmapped: 0x1000 },
+                Event::IommuIotlbSync { start: 0xFFFF_F000, end: 0xFFFF_FFFF },
+            ]
+        );
+        assert!(l[0].is_swiotlb(), "the mark stays");
+        assert_eq!(dma(&l), vec![(0xFFFF_F000, 0x1000, false), (ERR, 0, false), (0, 0, false)]);
+    }
+
+    #[test]
+    fn non_coherent_syncs_every_entry_on_the_cpu_side_addresses() {
+        let (mut d, mut p) = boot(|c, _| c.device.coherent = false);
+        let mut l = [sg(RAM, 0x200, 0x600), sg(RAM + 0x3000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 2);
+        let arch = |p: &mut Platform| -> Vec<(ArchHook, u64, u64)> {
+            p.take_events()
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::ArchSync { hook, phys, size, .. } => Some((hook, phys.0, size)),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Before the layout pass: the caller's phys and length, not the granules.
+        assert_eq!(
+            arch(&mut p),
+            vec![(ArchHook::SyncForDevice, RAM + 0x200, 0x600), (ArchHook::SyncForDevice, RAM + 0x3000, 0x1000)]
+        );
+        iommu_dma_sync_sg_for_cpu(&mut d, &mut p, &mut l, 2, BIDI).unwrap();
+        assert_eq!(
+            arch(&mut p),
+            vec![(ArchHook::SyncForCpu, RAM + 0x200, 0x600), (ArchHook::SyncForCpu, RAM + 0x3000, 0x1000)]
+        );
+        iommu_dma_sync_sg_for_device(&mut d, &mut p, &mut l, 2, BIDI).unwrap();
+        assert_eq!(
+            arch(&mut p),
+            vec![(ArchHook::SyncForDevice, RAM + 0x200, 0x600), (ArchHook::SyncForDevice, RAM + 0x3000, 0x1000)]
+        );
+        unmap_sg(&mut d, &mut p, &mut l, NONE);
+        assert_eq!(
+            arch(&mut p),
+            vec![(ArchHook::SyncForCpu, RAM + 0x200, 0x600), (ArchHook::SyncForCpu, RAM + 0x3000, 0x1000)]
+        );
+        // SKIP_CPU_SYNC: none at all.
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, DmaAttrs::SKIP_CPU_SYNC), 2);
+        assert!(arch(&mut p).is_empty());
+        // A coherent device syncs nothing.
+        let (mut d, mut p) = boot(|_, _| {});
+        iommu_dma_sync_sg_for_device(&mut d, &mut p, &mut l, 2, BIDI).unwrap();
+        assert!(p.take_events().is_empty());
+    }
+
+    #[test]
+    fn mmio_sg_maps_with_iommu_mmio() {
+        let (mut d, mut p) = boot(|_, _| {});
+        let mut l = [sg(MMIO, 0, 0x1000), sg(MMIO + 0x1000, 0, 0x800)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, DmaAttrs::MMIO), 1);
+        assert_eq!(effects(&mut p), vec![imap(0xFFFF_E000, MMIO, 0x2000, RW | IommuProt::MMIO)]);
+        assert_eq!(dma(&l), vec![(0xFFFF_E000, 0x1800, false), (ERR, 0, false)]);
+    }
+
+    // ---- the two-step API ----
+
+    fn try_alloc(d: &mut Device, p: &mut Platform, phys: u64, size: u64) -> (bool, DmaIovaState) {
+        let mut st = DmaIovaState { addr: DmaAddr(0xdead), size: 7 };
+        let ok = dma_iova_try_alloc(d, p, &mut st, PhysAddr(phys), size).unwrap();
+        (ok, st)
+    }
+
+    fn link(
+        d: &mut Device,
+        p: &mut Platform,
+        st: &mut DmaIovaState,
+        phys: u64,
+        off: u64,
+        size: u64,
+        dir: DmaDir,
+        a: DmaAttrs,
+    ) -> i32 {
+        dma_iova_link(d, p, st, PhysAddr(phys), off, size, dir, a).unwrap()
+    }
+
+    #[test]
+    fn try_alloc_takes_the_offset_from_phys_and_refuses_bad_sizes() {
+        let (mut d, mut p) = boot(|_, _| {});
+        let (ok, st) = try_alloc(&mut d, &mut p, RAM + 0x200, 0x1000);
+        assert!(ok);
+        // iova_align(0x1200): two granules.
+        assert_eq!(st, DmaIovaState { addr: DmaAddr(0xFFFF_E200), size: 0x1000 });
+        assert!(st.use_iova());
+        assert!(effects(&mut p).is_empty(), "nothing is mapped yet");
+        assert_eq!(try_alloc(&mut d, &mut p, RAM, 0), (false, DmaIovaState::default()));
+        assert_eq!(try_alloc(&mut d, &mut p, RAM, 0), (false, DmaIovaState::default()));
+        assert_eq!(try_alloc(&mut d, &mut p, RAM, 1 << 63).0, false);
+        assert_eq!(
+            effects(&mut p),
+            vec![
+                Event::Report { kind: ReportKind::WarnOn, func: "dma_iova_try_alloc".into(), text: "!size".into() },
+                Event::Report {
+                    kind: ReportKind::WarnOn,
+                    func: "dma_iova_try_alloc".into(),
+                    text: "(u64)size & DMA_IOVA_USE_SWIOTLB".into()
+                },
+            ]
+        );
+        // No DMA domain: false and a zeroed state.
+        let (mut d, mut p) = boot(|_, i| i.domain = IommuDomainType::Identity);
+        assert_eq!(try_alloc(&mut d, &mut p, RAM, 0x1000), (false, DmaIovaState::default()));
+        // ...and the other calls oops on the missing cookie.
+        let mut st = DmaIovaState::default();
+        assert_eq!(dma_iova_free(&mut d, &mut p, &mut st), Err(Bug));
+    }
+
+    #[test]
+    fn link_sync_unlink_free() {
+        let (mut d, mut p) = boot(|_, _| {});
+        let (_, mut st) = try_alloc(&mut d, &mut p, RAM + 0x200, 0x1000);
+        // Unaligned phys at offset 0: the whole granule range is linked, without an IOTLB sync.
+        assert_eq!(link(&mut d, &mut p, &mut st, RAM + 0x200, 0, 0x1000, BIDI, NONE), 0);
+        assert_eq!(effects(&mut p), vec![imap(0xFFFF_E000, RAM, 0x2000, CRW)]);
+        // Unaligned phys at offset > 0: WARN once, -EIO both times, nothing linked.
+        assert_eq!(link(&mut d, &mut p, &mut st, RAM + 0x3010, 0x1000, 0x10, BIDI, NONE), -EIO);
+        assert_eq!(link(&mut d, &mut p, &mut st, RAM + 0x3010, 0x1000, 0x10, BIDI, NONE), -EIO);
+        assert_eq!(
+            effects(&mut p),
+            vec![Event::Report {
+                kind: ReportKind::WarnOn,
+                func: "dma_iova_link".into(),
+                text: "iova_start_pad && offset > 0".into()
+            }]
+        );
+        // The mock domain has no iotlb_sync_map: dma_iova_sync() is a successful no-op.
+        assert_eq!(dma_iova_sync(&mut d, &mut p, &mut st, 0, 0x1000), Ok(0));
+        assert!(effects(&mut p).is_empty());
+        // Unlink: unmapped and synced at once; the IOVA stays allocated.
+        dma_iova_unlink(&mut d, &mut p, &mut st, 0, 0x1000, BIDI, NONE).unwrap();
+        assert_eq!(effects(&mut p), unmap_ev(0xFFFF_E000, 0x2000));
+        assert_eq!(iovad(&d).unwrap().find_iova(0xFFFFE), Some(Iova { pfn_lo: 0xFFFFE, pfn_hi: 0xFFFFF }));
+        assert!(iovad(&d).unwrap().rcache_loaded(1, 0).is_empty());
+        // Free: both granules, immediately, into the order-1 rcache.
+        dma_iova_free(&mut d, &mut p, &mut st).unwrap();
+        assert!(effects(&mut p).is_empty());
+        assert_eq!(iovad(&d).unwrap().rcache_loaded(1, 0), &[0xFFFFE]);
+        assert_eq!(try_alloc(&mut d, &mut p, RAM + 0x200, 0x1000).1.addr, DmaAddr(0xFFFF_E200));
+    }
+
+    #[test]
+    fn destroy_goes_through_the_flush_queue_in_a_dma_fq_domain() {
+        let (mut d, mut p) = boot(|_, i| i.domain = IommuDomainType::DmaFq);
+        let (_, mut st) = try_alloc(&mut d, &mut p, RAM, 0x2000);
+        assert_eq!(st.addr, DmaAddr(0xFFFF_E000));
+        assert_eq!(link(&mut d, &mut p, &mut st, RAM, 0, 0x2000, BIDI, NONE), 0);
+        p.take_events();
+        dma_iova_destroy(&mut d, &mut p, &mut st, 0x2000, BIDI, NONE).unwrap();
+        // Queued: no IOTLB sync, the IOVA waits for the flush.
+        assert_eq!(effects(&mut p), vec![Event::IommuUnmap { iova: 0xFFFF_E000, size: 0x2000, unmapped: 0x2000 }]);
+        assert_eq!(fq_pfns(&d), vec![0xFFFFE]);
+        assert_eq!(cookie(&d).fq[0].entries[0].pages, 2);
+        assert_eq!(try_alloc(&mut d, &mut p, RAM, 0x2000).1.addr, DmaAddr(0xFFFF_C000));
+        fq_timeout(&mut d, &mut p);
+        assert_eq!(try_alloc(&mut d, &mut p, RAM, 0x2000).1.addr, DmaAddr(0xFFFF_E000));
+        // A plain unlink never queues, even here.
+        let (_, mut st) = try_alloc(&mut d, &mut p, RAM, 0x1000);
+        link(&mut d, &mut p, &mut st, RAM, 0, 0x1000, BIDI, NONE);
+        p.take_events();
+        dma_iova_unlink(&mut d, &mut p, &mut st, 0, 0x1000, BIDI, NONE).unwrap();
+        assert_eq!(effects(&mut p), unmap_ev(st.addr.0, 0x1000));
+        // destroy with mapped_len 0 is dma_iova_free(): immediate, whatever the domain.
+        dma_iova_destroy(&mut d, &mut p, &mut st, 0, BIDI, NONE).unwrap();
+        assert!(effects(&mut p).is_empty());
+        assert_eq!(fq_pfns(&d), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn non_coherent_link_cleans_the_granules_and_unlink_walks_them() {
+        let (mut d, mut p) = boot(|c, _| c.device.coherent = false);
+        let (_, mut st) = try_alloc(&mut d, &mut p, RAM + 0x200, 0x1800);
+        assert_eq!(link(&mut d, &mut p, &mut st, RAM + 0x200, 0, 0x1800, BIDI, NONE), 0);
+        let ev = effects(&mut p);
+        assert!(matches!(
+            ev[0],
+            Event::ArchSync { hook: ArchHook::SyncForDevice, phys: PhysAddr(RAM), size: 0x2000, .. }
+        ));
+        assert_eq!(ev[1], imap(0xFFFF_E000, RAM, 0x2000, RW));
+        dma_iova_unlink(&mut d, &mut p, &mut st, 0, 0x1800, BIDI, NONE).unwrap();
+        let ev: Vec<_> = effects(&mut p)
+            .into_iter()
+            .map(|e| match e {
+                Event::ArchSync { hook, phys, size, .. } => format!("{hook:?} {:#x}+{size:#x}", phys.0),
+                e => format!("{e:?}"),
+            })
+            .collect();
+        // The first chunk is shortened by the start pad.
+        assert_eq!(ev[0], format!("SyncForCpu {:#x}+0xe00", RAM + 0x200));
+        assert_eq!(ev[1], format!("SyncForCpu {:#x}+0xa00", RAM + 0x1000));
+        assert_eq!(ev.len(), 4);
+    }
+
+    #[test]
+    fn mmio_links_with_iommu_mmio_and_unlinks_without_cpu_sync() {
+        let (mut d, mut p) = boot(|c, _| c.device.coherent = false);
+        let (_, mut st) = try_alloc(&mut d, &mut p, MMIO, 0x1000);
+        assert_eq!(link(&mut d, &mut p, &mut st, MMIO, 0, 0x1000, BIDI, DmaAttrs::MMIO), 0);
+        // No arch_sync_dma_for_device() and no IOMMU_CACHE.
+        assert_eq!(effects(&mut p), vec![imap(0xFFFF_F000, MMIO, 0x1000, RW | IommuProt::MMIO)]);
+        // v6.18.0 (1a96f3a22fd8): no slow walk, so no translation and no arch_sync_dma_for_cpu().
+        dma_iova_unlink(&mut d, &mut p, &mut st, 0, 0x1000, BIDI, DmaAttrs::MMIO).unwrap();
+        assert_eq!(effects(&mut p), unmap_ev(0xFFFF_F000, 0x1000));
+        // A coherent device: IOMMU_MMIO replaces IOMMU_CACHE.
+        let (mut d, mut p) = boot(|_, _| {});
+        let (_, mut st) = try_alloc(&mut d, &mut p, MMIO, 0x1000);
+        assert_eq!(link(&mut d, &mut p, &mut st, MMIO, 0, 0x1000, DmaDir::TO_DEVICE, DmaAttrs::MMIO), 0);
+        assert_eq!(effects(&mut p), vec![imap(0xFFFF_F000, MMIO, 0x1000, IommuProt::READ | IommuProt::MMIO)]);
+        // Where a bounce would be needed, MMIO is refused with -EPERM before anything happens.
+        let (mut d, mut p) = boot(|c, _| {
+            c.device.pci = true;
+            c.device.untrusted = true;
+            swiotlb(c);
+        });
+        let (_, mut st) = try_alloc(&mut d, &mut p, MMIO + 0x10, 0x10);
+        assert_eq!(link(&mut d, &mut p, &mut st, MMIO + 0x10, 0, 0x10, DmaDir::TO_DEVICE, DmaAttrs::MMIO), -EPERM);
+        assert!(effects(&mut p).is_empty());
+        // Granule-aligned MMIO needs no bounce and links.
+        let (_, mut st) = try_alloc(&mut d, &mut p, MMIO, 0x1000);
+        assert_eq!(link(&mut d, &mut p, &mut st, MMIO, 0, 0x1000, DmaDir::TO_DEVICE, DmaAttrs::MMIO), 0);
+    }
+
+    fn untrusted(min_align: u32) -> (Device, Platform) {
+        boot(move |c, _| {
+            c.device.pci = true;
+            c.device.untrusted = true;
+            c.device.dma_parms = Some(DmaParmsConfig { min_align_mask: min_align, ..Default::default() });
+            swiotlb(c);
+        })
+    }
+
+    #[test]
+    fn untrusted_link_bounces_head_and_tail_and_links_the_middle() {
+        let (mut d, mut p) = untrusted(0xFFF);
+        let (_, mut st) = try_alloc(&mut d, &mut p, RAM + 0x880, 0x2000);
+        // iova_align(0x2880): 3 granules, allocated as 4.
+        assert_eq!(st.addr, DmaAddr(0xFFFF_C880));
+        assert_eq!(link(&mut d, &mut p, &mut st, RAM + 0x880, 0, 0x2000, DmaDir::TO_DEVICE, NONE), 0);
+        assert_eq!(st.size, 0x2000 | DMA_IOVA_USE_SWIOTLB);
+        assert_eq!(st.iova_size(), 0x2000);
+        let rd = IommuProt::CACHE | IommuProt::READ;
+        let maps: Vec<_> = effects(&mut p).into_iter().filter(|e| matches!(e, Event::IommuMap { .. })).collect();
+        assert_eq!(
+            maps,
+            vec![
+                // Head: 0x780 bytes bounced, min_align_mask kept the 0x880 offset.
+                imap(0xFFFF_C000, POOL, 0x1000, rd),
+                // Middle: linked in place.
+                imap(0xFFFF_D000, RAM + 0x1000, 0x1000, rd),
+                // Tail: 0x880 bytes bounced into the next granule of the pool.
+                imap(0xFFFF_E000, POOL + 0x1000, 0x1000, rd),
+            ]
+        );
+        let used = |d: &Device| d.swiotlb.as_ref().unwrap().defpool.areas[0].used;
+        assert_eq!(used(&d), 4);
+        // The swiotlb flag takes the slow walk even on a coherent device: both bounces go back.
+        dma_iova_unlink(&mut d, &mut p, &mut st, 0, 0x2000, DmaDir::TO_DEVICE, NONE).unwrap();
+        assert_eq!(used(&d), 0);
+        let ev = effects(&mut p);
+        assert_eq!(ev[ev.len() - 2..].to_vec(), unmap_ev(0xFFFF_C000, 0x3000));
+    }
+
+    #[test]
+    fn untrusted_head_bounce_without_min_align_cannot_be_linked() {
+        // min_align_mask 0: the bounce is granule-aligned, so bounce - pad is not.
+        let (mut d, mut p) = untrusted(0);
+        let (_, mut st) = try_alloc(&mut d, &mut p, RAM + 0x880, 0x100);
+        assert_eq!(link(&mut d, &mut p, &mut st, RAM + 0x880, 0, 0x100, DmaDir::TO_DEVICE, NONE), -22);
+        let ev = effects(&mut p);
+        let maps: Vec<_> = ev.iter().filter(|e| matches!(e, Event::IommuMap { .. })).cloned().collect();
+        assert_eq!(
+            maps,
+            vec![Event::IommuMap {
+                iova: 0xFFFF_E000,
+                phys: PhysAddr(POOL - 0x880),
+                size: 0x1000,
+                prot: IommuProt::CACHE | IommuProt::READ,
+                ret: -22
+            }]
+        );
+        // The bounce slot is released again and the flag never set.
+        assert_eq!(d.swiotlb.as_ref().unwrap().defpool.areas[0].used, 0);
+        assert_eq!(st.size, 0x100);
+        let _ = config(|_, _| {});
+    }
 }

@@ -1,6 +1,7 @@
 //! The drivers/iommu/iommu.c entry points dma-iommu calls, over the platform's mock IOMMU.
 
 use crate::platform::Platform;
+use crate::scatterlist::Scatterlist;
 use crate::types::{IommuProt, PhysAddr};
 
 /// struct iommu_iotlb_gather, as far as dma-iommu reads it.
@@ -28,6 +29,69 @@ impl Default for IotlbGather {
 /// models iommu_map(): 0 or a negative errno.
 pub fn iommu_map(plat: &mut Platform, iova: u64, paddr: PhysAddr, size: u64, prot: IommuProt) -> i32 {
     plat.iommu_map(iova, paddr, size, prot)
+}
+
+/// models iommu_map_nosync(): the table update without ops->iotlb_sync_map().
+pub fn iommu_map_nosync(plat: &mut Platform, iova: u64, paddr: PhysAddr, size: u64, prot: IommuProt) -> i32 {
+    plat.iommu_map(iova, paddr, size, prot)
+}
+
+/// models iommu_sync_map(): 0, as the mock domain has no ops->iotlb_sync_map (like SMMUv3).
+pub fn iommu_sync_map(_plat: &mut Platform, _iova: u64, _size: u64) -> i32 {
+    0
+}
+
+/// models iommu_unmap(): a private gather, synced at once.
+pub fn iommu_unmap(plat: &mut Platform, iova: u64, size: u64) -> u64 {
+    let mut gather = IotlbGather::new();
+    let unmapped = iommu_unmap_fast(plat, iova, size, &mut gather);
+    iommu_iotlb_sync(plat, &mut gather);
+    unmapped
+}
+
+/// models iommu_map_sg(): one iommu_map_nosync() per physically contiguous run of the first
+/// `nents` entries (bus-address entries skipped), then iommu_sync_map(); the bytes mapped, or
+/// a negative errno after iommu_unmap() of what was mapped.
+pub fn iommu_map_sg(plat: &mut Platform, iova: u64, sg: &[Scatterlist], nents: u32, prot: IommuProt) -> i64 {
+    let mut len: u64 = 0;
+    let mut mapped: u64 = 0;
+    let mut start = PhysAddr(0);
+    // The entry `sg` points at: it stops advancing at the last one, so the extra
+    // (i == nents) pass re-reads the last entry to flush the final run.
+    let mut k = 0usize;
+    let mut i: u32 = 0;
+    while i <= nents {
+        let s = &sg[k];
+        let s_phys = s.phys();
+        if len != 0 && s_phys.0 != start.0.wrapping_add(len) {
+            let ret = iommu_map_nosync(plat, iova.wrapping_add(mapped), start, len, prot);
+            if ret != 0 {
+                iommu_unmap(plat, iova, mapped);
+                return ret as i64;
+            }
+            mapped = mapped.wrapping_add(len);
+            len = 0;
+        }
+        // A bus address takes no IOVA: it neither joins nor starts a run.
+        if !s.is_bus_address() {
+            if len != 0 {
+                len = len.wrapping_add(s.length as u64);
+            } else {
+                len = s.length as u64;
+                start = s_phys;
+            }
+        }
+        i += 1;
+        if i < nents {
+            k += 1;
+        }
+    }
+    let ret = iommu_sync_map(plat, iova, mapped);
+    if ret != 0 {
+        iommu_unmap(plat, iova, mapped);
+        return ret as i64;
+    }
+    mapped as i64
 }
 
 /// models iommu_unmap_fast(): the unmapped range joins the gather (iommu_iotlb_gather_add_range()).

@@ -140,8 +140,17 @@ impl Iommu {
     /// A device access of `[iova, iova + len)`: the physical pieces it reaches, in order,
     /// or the fault the IOMMU raises (before any byte moves).
     pub fn translate(&self, iova: u64, len: u64, write: bool) -> Result<Vec<(PhysAddr, u64)>, IommuFault> {
-        let what = if write { "write" } else { "read" };
         let need = if write { IommuProt::WRITE } else { IommuProt::READ };
+        self.walk(iova, len, Some(need))
+    }
+
+    /// Where `[iova, iova + len)` points, whatever the protection (the oracles' view).
+    pub fn resolve(&self, iova: u64, len: u64) -> Result<Vec<(PhysAddr, u64)>, IommuFault> {
+        self.walk(iova, len, None)
+    }
+
+    fn walk(&self, iova: u64, len: u64, need: Option<IommuProt>) -> Result<Vec<(PhysAddr, u64)>, IommuFault> {
+        let what = if need == Some(IommuProt::WRITE) { "write" } else { "read" };
         let end = iova as u128 + len as u128;
         let mut pieces: Vec<(PhysAddr, u64)> = Vec::new();
         let mut cur = iova as u128;
@@ -152,7 +161,7 @@ impl Iommu {
             let Some(e) = self.lookup(cur as u64) else {
                 return Err(IommuFault(format!("unhandled context fault: {what} at iova {cur:#x}: not mapped")));
             };
-            if !e.prot.contains(need) {
+            if need.is_some_and(|need| !e.prot.contains(need)) {
                 return Err(IommuFault(format!(
                     "unhandled context fault: {what} at iova {cur:#x}: permission fault (prot {})",
                     e.prot

@@ -454,6 +454,24 @@ impl Platform {
         }
     }
 
+    /// Where a device access to `[addr, addr + len)` would land, piece by piece, without
+    /// touching anything or recording events; None when it would fault.
+    pub fn device_pieces(&self, addr: DmaAddr, len: u64) -> Option<Landing> {
+        if let Some(p) = self.p2p_bus_target(addr, len) {
+            return Some(vec![(p, len)]);
+        }
+        match &self.iommu {
+            Some(mmu) => {
+                let last = addr.0.checked_add(len.max(1) - 1)?;
+                if last > self.device_limit {
+                    return None;
+                }
+                mmu.resolve(addr.0, len).ok()
+            }
+            None => self.bus_to_phys(addr, len).ok().map(|p| vec![(p, len)]),
+        }
+    }
+
     /// A device store; returns the physical pieces it landed on (empty: nothing answered).
     pub fn dev_write(&mut self, addr: DmaAddr, data: &[u8]) -> Landing {
         let pieces = self.dev_route(addr, data.len() as u64, true);

@@ -108,6 +108,10 @@ struct Builder<'a> {
     pfn_handles: std::collections::HashSet<String>,
     /// An iova_init() came before: the allocator-level domain exists.
     iova_domain: bool,
+    /// Scatterlist tables (sg_alloc_table), with their entry counts.
+    sg_tables: HashMap<String, u32>,
+    /// Two-step IOVA states (dma_iova_try_alloc).
+    iova_states: std::collections::HashSet<String>,
     ops: Vec<Op>,
 }
 
@@ -120,6 +124,8 @@ fn build(file: Pair<'_, Rule>) -> Res<Scenario> {
         handles: HashMap::new(),
         pfn_handles: Default::default(),
         iova_domain: false,
+        sg_tables: HashMap::new(),
+        iova_states: Default::default(),
         ops: Vec::new(),
     };
     let mut device_span = None;
@@ -185,6 +191,7 @@ impl<'a> Builder<'a> {
             "kernel_text" => "kernel_text",
             "kernel_rodata" => "kernel_rodata",
             "vmalloc" => "vmalloc",
+            "p2p" => "p2p",
             _ => "dma_range",
         };
         let mut settings: Vec<(Pair<'a, Rule>, Pair<'a, Rule>)> = Vec::new();
@@ -226,6 +233,7 @@ impl<'a> Builder<'a> {
             ],
             "iommu_resv" => &["start", "length", "type"],
             "pci_window" => &["start", "end", "offset"],
+            "p2p" => &["start", "size", "bus_start", "route"],
             "ram" | "mmio" | "stack" | "kernel_text" | "kernel_rodata" | "vmalloc" => &["start", "size"],
             "expect" => &["divergence", "dma_debug"],
             _ => &["cpu_start", "dma_start", "size"],
@@ -496,6 +504,34 @@ impl<'a> Builder<'a> {
                 }
                 self.expect = Some(v.as_str().to_string());
             }
+            "p2p" => {
+                let start = parse_u64(&need("start")?)?;
+                let size_v = need("size")?;
+                let size = parse_u64(&size_v)?;
+                if size == 0 || start.checked_add(size - 1).is_none() || (start | size) & (crate::types::PAGE_SIZE - 1) != 0 {
+                    return err(size_v.as_span(), "a P2PDMA BAR is whole pages: page-aligned start, non-zero page-multiple size, no wrap");
+                }
+                let overlaps = |r: &Region| (start as u128) < r.end() as u128 && (r.start.0 as u128) < start as u128 + size as u128;
+                if self.config.ram.iter().chain(&self.config.mmio).any(overlaps)
+                    || self.config.p2p.iter().any(|p| overlaps(&Region { start: p.start, size: p.size }))
+                {
+                    return err(span, "a P2PDMA BAR must not overlap a ram, mmio or other p2p region");
+                }
+                let bus_start = get("bus_start").map(|v| parse_u64(&v)).transpose()?.unwrap_or(start);
+                let route_v = need("route")?;
+                let route = match route_v.as_str() {
+                    "switch" => P2pdmaMapType::BusAddr,
+                    "host-bridge" => P2pdmaMapType::ThruHostBridge,
+                    "none" => P2pdmaMapType::NotSupported,
+                    _ => {
+                        return err(
+                            route_v.as_span(),
+                            "expected switch (PCI_P2PDMA_MAP_BUS_ADDR), host-bridge (PCI_P2PDMA_MAP_THRU_HOST_BRIDGE) or none (PCI_P2PDMA_MAP_NOT_SUPPORTED)",
+                        )
+                    }
+                };
+                self.config.p2p.push(P2pProvider { start: PhysAddr(start), size, bus_start, route });
+            }
             "stack" | "kernel_text" | "kernel_rodata" | "vmalloc" => {
                 let start = parse_u64(&need("start")?)?;
                 let size_v = need("size")?;
@@ -589,6 +625,8 @@ impl<'a> Builder<'a> {
                 | "swiotlb_tbl_map_single"
                 | "alloc_iova"
                 | "alloc_iova_fast"
+                | "sg_alloc_table"
+                | "dma_iova_try_alloc"
         );
         let iova_op = matches!(
             name,
@@ -876,6 +914,125 @@ impl<'a> Builder<'a> {
                 arity(2, 2, "(addr, size)")?;
                 Op::DevRead { addr: self.dma_ref(&args[0])?, size: self.num(&args[1], "a size")? }
             }
+            "sg_alloc_table" => {
+                arity(1, 1, "(nents)")?;
+                let n = self.num(&args[0], "an entry count")?;
+                if n == 0 || n > MAX_SG_ENTRIES {
+                    return err(args[0].as_span(), format!("expected from 1 to {MAX_SG_ENTRIES} entries"));
+                }
+                Op::SgAllocTable { table: String::new(), nents: n as u32 }
+            }
+            "sg_set_page" => {
+                arity(5, 5, "(table, index, page(phys), len, offset)")?;
+                let (table, n) = self.sg_table(&args[0])?;
+                let index = self.sg_index(&args[1], n)?;
+                let page = self.page(&args[2])?;
+                let len = self.u32_arg(&args[3], "a length (unsigned int)")?;
+                let offset = self.u32_arg(&args[4], "an offset (unsigned int)")?;
+                Op::SgSetPage { table, index, page, len, offset }
+            }
+            "sg_chain" => {
+                arity(2, 2, "(table, index): the entries after index live in a chained array")?;
+                let (table, n) = self.sg_table(&args[0])?;
+                let index = self.sg_index(&args[1], n)?;
+                if index + 1 >= n {
+                    return err(args[1].as_span(), "a chain link needs entries after it: expected an index below the last");
+                }
+                Op::SgChain { table, index }
+            }
+            "dma_map_sg_attrs" => {
+                arity(4, 4, "(table, nents, dir, attrs)")?;
+                let (table, n) = self.sg_table(&args[0])?;
+                let nents = self.sg_count(&args[1], n)?;
+                Op::MapSg { table, nents: Some(nents), dir: self.dir(&args[2])?, attrs: self.attrs(&args[3])? }
+            }
+            "dma_map_sgtable" => {
+                arity(3, 3, "(table, dir, attrs)")?;
+                let (table, _) = self.sg_table(&args[0])?;
+                Op::MapSg { table, nents: None, dir: self.dir(&args[1])?, attrs: self.attrs(&args[2])? }
+            }
+            "dma_unmap_sg_attrs" => {
+                arity(1, 4, "(table[, nents[, dir[, attrs]]])")?;
+                let (table, n) = self.sg_table(&args[0])?;
+                Op::UnmapSg {
+                    table,
+                    sgtable: false,
+                    nents: args.get(1).map(|a| self.sg_count(a, n)).transpose()?,
+                    dir: args.get(2).map(|a| self.dir(a)).transpose()?,
+                    attrs: args.get(3).map(|a| self.attrs(a)).transpose()?,
+                }
+            }
+            "dma_unmap_sgtable" => {
+                arity(1, 3, "(table[, dir[, attrs]])")?;
+                let (table, _) = self.sg_table(&args[0])?;
+                Op::UnmapSg {
+                    table,
+                    sgtable: true,
+                    nents: None,
+                    dir: args.get(1).map(|a| self.dir(a)).transpose()?,
+                    attrs: args.get(2).map(|a| self.attrs(a)).transpose()?,
+                }
+            }
+            "dma_sync_sg_for_cpu" | "dma_sync_sg_for_device" => {
+                arity(1, 3, "(table[, nelems[, dir]])")?;
+                let (table, n) = self.sg_table(&args[0])?;
+                Op::SyncSg {
+                    table,
+                    for_cpu: name.ends_with("cpu"),
+                    nelems: args.get(1).map(|a| self.sg_count(a, n)).transpose()?,
+                    dir: args.get(2).map(|a| self.dir(a)).transpose()?,
+                }
+            }
+            "dma_iova_try_alloc" => {
+                arity(2, 2, "(phys, size)")?;
+                Op::IovaTryAlloc {
+                    state: String::new(),
+                    phys: PhysAddr(self.num(&args[0], "a physical address")?),
+                    size: self.num(&args[1], "a size")?,
+                }
+            }
+            "dma_iova_link" => {
+                arity(6, 6, "(state, phys, offset, size, dir, attrs)")?;
+                Op::IovaLink {
+                    state: self.iova_state(&args[0])?,
+                    phys: PhysAddr(self.num(&args[1], "a physical address")?),
+                    offset: self.num(&args[2], "an offset into the IOVA range")?,
+                    size: self.num(&args[3], "a size")?,
+                    dir: self.dir(&args[4])?,
+                    attrs: self.attrs(&args[5])?,
+                }
+            }
+            "dma_iova_sync" => {
+                arity(3, 3, "(state, offset, size)")?;
+                Op::IovaSync {
+                    state: self.iova_state(&args[0])?,
+                    offset: self.num(&args[1], "an offset")?,
+                    size: self.num(&args[2], "a size")?,
+                }
+            }
+            "dma_iova_unlink" => {
+                arity(5, 5, "(state, offset, size, dir, attrs)")?;
+                Op::IovaUnlink {
+                    state: self.iova_state(&args[0])?,
+                    offset: self.num(&args[1], "an offset")?,
+                    size: self.num(&args[2], "a size")?,
+                    dir: self.dir(&args[3])?,
+                    attrs: self.attrs(&args[4])?,
+                }
+            }
+            "dma_iova_destroy" => {
+                arity(4, 4, "(state, mapped_len, dir, attrs)")?;
+                Op::IovaDestroy {
+                    state: self.iova_state(&args[0])?,
+                    mapped_len: self.num(&args[1], "a mapped length")?,
+                    dir: self.dir(&args[2])?,
+                    attrs: self.attrs(&args[3])?,
+                }
+            }
+            "dma_iova_free" => {
+                arity(1, 1, "(state)")?;
+                Op::IovaFree { state: self.iova_state(&args[0])? }
+            }
             _ => return err(
                 func.as_span(),
                 "unknown call; expected one of dma_map_phys, dma_map_page_attrs, dma_map_single_attrs, \
@@ -886,11 +1043,22 @@ impl<'a> Builder<'a> {
                      is_swiotlb_active, is_swiotlb_force_bounce, dma_kmalloc_needs_bounce, dma_max_mapping_size, \
                      dma_opt_mapping_size, iova_init, alloc_iova, alloc_iova_fast, free_iova, free_iova_fast, \
                      find_iova, reserve_iova, free_cpu_cached_iovas, iova_depot_work, fq_flush_timeout, \
-                     device_release_driver",
+                     device_release_driver, sg_alloc_table, sg_set_page, sg_chain, dma_map_sg_attrs, \
+                     dma_map_sgtable, dma_unmap_sg_attrs, dma_unmap_sgtable, dma_sync_sg_for_cpu, \
+                     dma_sync_sg_for_device, dma_iova_try_alloc, dma_iova_link, dma_iova_sync, dma_iova_unlink, \
+                     dma_iova_destroy, dma_iova_free",
             ),
         };
         let op = match (op, handle) {
-            (op @ (Op::Map { .. } | Op::TblMap { .. } | Op::AllocIova { .. } | Op::AllocIovaFast { .. }), Some(h)) => {
+            (
+                op @ (Op::Map { .. }
+                | Op::TblMap { .. }
+                | Op::AllocIova { .. }
+                | Op::AllocIovaFast { .. }
+                | Op::SgAllocTable { .. }
+                | Op::IovaTryAlloc { .. }),
+                Some(h),
+            ) => {
                 if let Some(prev) = self.handles.get(h.as_str()) {
                     let (l, _) = prev.start_pos().line_col();
                     return err(h.as_span(), format!("handle `{}` is already defined on line {l}", h.as_str()));
@@ -911,6 +1079,14 @@ impl<'a> Builder<'a> {
                     Op::AllocIovaFast { size, limit_pfn, flush_rcache, .. } => {
                         self.pfn_handles.insert(handle.clone());
                         Op::AllocIovaFast { handle, size, limit_pfn, flush_rcache }
+                    }
+                    Op::SgAllocTable { nents, .. } => {
+                        self.sg_tables.insert(handle.clone(), nents);
+                        Op::SgAllocTable { table: handle, nents }
+                    }
+                    Op::IovaTryAlloc { phys, size, .. } => {
+                        self.iova_states.insert(handle.clone());
+                        Op::IovaTryAlloc { state: handle, phys, size }
                     }
                     _ => unreachable!("matched above"),
                 }
@@ -998,7 +1174,34 @@ impl<'a> Builder<'a> {
     }
 
     fn dma_ref(&self, arg: &Pair<'a, Rule>) -> Res<DmaRef> {
-        const WHAT: &str = "expected a DMA address: a handle, handle+offset, or a number";
+        const WHAT: &str = "expected a DMA address: a handle, handle+offset, sg(table, index)+offset, iova(state)+offset or a number";
+        let inner = arg.clone().into_inner().next().unwrap();
+        match inner.as_rule() {
+            Rule::sgref => {
+                let mut it = inner.into_inner();
+                let t = it.next().unwrap();
+                let Some(&n) = self.sg_tables.get(t.as_str()) else {
+                    return err(t.as_span(), format!("unknown scatterlist table `{}`; `{} = sg_alloc_table(n)` first", t.as_str(), t.as_str()));
+                };
+                let i = it.next().unwrap();
+                let index = parse_u64(&i)?;
+                if index >= n as u64 {
+                    return err(i.as_span(), format!("expected an entry index below {n}"));
+                }
+                let offset = it.next().map(|o| parse_u64(&o)).transpose()?.unwrap_or(0);
+                return Ok(DmaRef::Sg { table: t.as_str().to_string(), index: index as u32, offset });
+            }
+            Rule::iovaref => {
+                let mut it = inner.into_inner();
+                let h = it.next().unwrap();
+                if !self.iova_states.contains(h.as_str()) {
+                    return err(h.as_span(), format!("unknown IOVA state `{}`; `{} = dma_iova_try_alloc(...)` first", h.as_str(), h.as_str()));
+                }
+                let offset = it.next().map(|o| parse_u64(&o)).transpose()?.unwrap_or(0);
+                return Ok(DmaRef::Iova { state: h.as_str().to_string(), offset });
+            }
+            _ => {}
+        }
         match Self::sum_atoms(arg).as_deref() {
             Some([n]) if n.as_rule() == Rule::number => Ok(DmaRef::Raw(parse_u64(n)?)),
             Some([h, rest @ ..]) if h.as_rule() == Rule::handle && rest.len() <= 1 => {
@@ -1026,7 +1229,57 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Entries a scenario's scatterlist may hold (sg_alloc_table() chains beyond 128).
+pub const MAX_SG_ENTRIES: u64 = 1024;
+
 impl<'a> Builder<'a> {
+    /// A scatterlist table operand: its name and entry count.
+    fn sg_table(&self, arg: &Pair<'a, Rule>) -> Res<(String, u32)> {
+        match Self::sum_atoms(arg).as_deref() {
+            Some([h]) if h.as_rule() == Rule::handle => match self.sg_tables.get(h.as_str()) {
+                Some(&n) => Ok((h.as_str().to_string(), n)),
+                None => err(h.as_span(), format!("unknown scatterlist table `{}`; `{} = sg_alloc_table(n)` first", h.as_str(), h.as_str())),
+            },
+            _ => err(arg.as_span(), "expected a scatterlist table (a name from sg_alloc_table)"),
+        }
+    }
+
+    /// An entry index of a table of `n` entries.
+    fn sg_index(&self, arg: &Pair<'a, Rule>, n: u32) -> Res<u32> {
+        let i = self.num(arg, "an entry index")?;
+        if i >= n as u64 {
+            return err(arg.as_span(), format!("expected an entry index below {n}"));
+        }
+        Ok(i as u32)
+    }
+
+    /// An entry count for a table of `n` entries: for_each_sg() past the last entry follows
+    /// a NULL sg_next() in the kernel.
+    fn sg_count(&self, arg: &Pair<'a, Rule>, n: u32) -> Res<u32> {
+        let c = self.num(arg, "an entry count")?;
+        if c > n as u64 {
+            return err(arg.as_span(), format!("expected at most {n} entries: the table has {n} (the kernel would walk off its end)"));
+        }
+        Ok(c as u32)
+    }
+
+    fn u32_arg(&self, arg: &Pair<'a, Rule>, what: &str) -> Res<u32> {
+        let v = self.num(arg, what)?;
+        u32::try_from(v).or_else(|_| err(arg.as_span(), format!("expected {what}: it fits in 32 bits")))
+    }
+
+    /// A two-step IOVA state operand.
+    fn iova_state(&self, arg: &Pair<'a, Rule>) -> Res<String> {
+        match Self::sum_atoms(arg).as_deref() {
+            Some([h]) if h.as_rule() == Rule::handle && self.iova_states.contains(h.as_str()) => Ok(h.as_str().to_string()),
+            Some([h]) if h.as_rule() == Rule::handle => err(
+                h.as_span(),
+                format!("unknown IOVA state `{}`; `{} = dma_iova_try_alloc(phys, size)` first", h.as_str(), h.as_str()),
+            ),
+            _ => err(arg.as_span(), "expected an IOVA state (a name from dma_iova_try_alloc)"),
+        }
+    }
+
     /// A pfn operand: an alloc_iova handle (its pfn_lo), handle+offset, or a number.
     fn pfn_ref(&self, arg: &Pair<'a, Rule>) -> Res<DmaRef> {
         match Self::sum_atoms(arg).as_deref() {

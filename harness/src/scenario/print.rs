@@ -10,6 +10,10 @@ impl fmt::Display for DmaRef {
             DmaRef::Handle { name, offset: 0 } => f.write_str(name),
             DmaRef::Handle { name, offset } => write!(f, "{name}+{offset:#x}"),
             DmaRef::Raw(a) => write!(f, "{a:#x}"),
+            DmaRef::Sg { table, index, offset: 0 } => write!(f, "sg({table}, {index})"),
+            DmaRef::Sg { table, index, offset } => write!(f, "sg({table}, {index})+{offset:#x}"),
+            DmaRef::Iova { state, offset: 0 } => write!(f, "iova({state})"),
+            DmaRef::Iova { state, offset } => write!(f, "iova({state})+{offset:#x}"),
         }
     }
 }
@@ -118,6 +122,16 @@ impl fmt::Display for Config {
         for r in &self.dma_ranges {
             writeln!(f, "dma_range cpu_start={:#x} dma_start={:#x} size={:#x}", r.cpu_start.0, r.dma_start, r.size)?;
         }
+        for p in &self.p2p {
+            writeln!(
+                f,
+                "p2p start={:#x} size={:#x} bus_start={:#x} route={}",
+                p.start.0,
+                p.size,
+                p.bus_start,
+                p2p_route_name(p.route)
+            )?;
+        }
         Ok(())
     }
 }
@@ -178,6 +192,48 @@ impl fmt::Display for Op {
             Op::ReserveIova { pfn_lo, pfn_hi } => write!(f, "{name}({pfn_lo:#x}, {pfn_hi:#x})"),
             Op::FreeCpuCachedIovas(c) => write!(f, "{name}({c})"),
             Op::IovaDepotWork | Op::FqFlushTimeout | Op::DeviceReleaseDriver => write!(f, "{name}()"),
+            Op::SgAllocTable { table, nents } => write!(f, "{table} = {name}({nents})"),
+            Op::SgSetPage { table, index, page, len, offset } => {
+                write!(f, "{name}({table}, {index}, page({:#x}), {len:#x}, {offset:#x})", page.0)
+            }
+            Op::SgChain { table, index } => write!(f, "{name}({table}, {index})"),
+            Op::MapSg { table, nents: Some(n), dir, attrs } => write!(f, "{name}({table}, {n}, {dir}, {attrs})"),
+            Op::MapSg { table, nents: None, dir, attrs } => write!(f, "{name}({table}, {dir}, {attrs})"),
+            Op::UnmapSg { table, sgtable, nents, dir, attrs } => {
+                write!(f, "{name}({table}")?;
+                if let (false, Some(n)) = (sgtable, nents) {
+                    write!(f, ", {n}")?;
+                }
+                if let Some(d) = dir {
+                    write!(f, ", {d}")?;
+                }
+                if let Some(a) = attrs {
+                    write!(f, ", {a}")?;
+                }
+                f.write_str(")")
+            }
+            Op::SyncSg { table, nelems, dir, .. } => {
+                write!(f, "{name}({table}")?;
+                if let Some(n) = nelems {
+                    write!(f, ", {n}")?;
+                }
+                if let Some(d) = dir {
+                    write!(f, ", {d}")?;
+                }
+                f.write_str(")")
+            }
+            Op::IovaTryAlloc { state, phys, size } => write!(f, "{state} = {name}({:#x}, {size:#x})", phys.0),
+            Op::IovaLink { state, phys, offset, size, dir, attrs } => {
+                write!(f, "{name}({state}, {:#x}, {offset:#x}, {size:#x}, {dir}, {attrs})", phys.0)
+            }
+            Op::IovaSync { state, offset, size } => write!(f, "{name}({state}, {offset:#x}, {size:#x})"),
+            Op::IovaUnlink { state, offset, size, dir, attrs } => {
+                write!(f, "{name}({state}, {offset:#x}, {size:#x}, {dir}, {attrs})")
+            }
+            Op::IovaDestroy { state, mapped_len, dir, attrs } => {
+                write!(f, "{name}({state}, {mapped_len:#x}, {dir}, {attrs})")
+            }
+            Op::IovaFree { state } => write!(f, "{name}({state})"),
         }
     }
 }

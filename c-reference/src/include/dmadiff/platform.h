@@ -248,7 +248,7 @@ enum dmadiff_call_kind {
 	DMADIFF_CALL_MAP_SINGLE = 32,		/* dma_map_single_attrs(ptr=addr, size, dir, attrs) */
 	/* scatterlists, through dmadiff_call_sg() */
 	DMADIFF_CALL_MAP_SG = 33,		/* dma_map_sg_attrs(sgl, nents=size, dir, attrs) -> int */
-	DMADIFF_CALL_MAP_SGTABLE = 34,		/* dma_map_sgtable(sgt{orig_nents=size}, dir, attrs) -> int, value2 = sgt->nents */
+	DMADIFF_CALL_MAP_SGTABLE = 34,		/* dma_map_sgtable(sgt{orig_nents=size, nents=offset}, dir, attrs) -> int, value2 = sgt->nents */
 	DMADIFF_CALL_UNMAP_SG = 35,		/* dma_unmap_sg_attrs(sgl, nents=size, dir, attrs) */
 	DMADIFF_CALL_SYNC_SG_FOR_CPU = 36,	/* dma_sync_sg_for_cpu(sgl, nelems=size, dir) */
 	DMADIFF_CALL_SYNC_SG_FOR_DEVICE = 37,	/* dma_sync_sg_for_device(sgl, nelems=size, dir) */
