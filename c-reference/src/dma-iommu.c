@@ -1229,7 +1229,7 @@ size_t iommu_dma_max_mapping_size(struct device *dev)
 	return SIZE_MAX;
 }
 
-/* models dma_iova_try_alloc(): phys only supplies the in-granule offset */
+/* models dma_iova_try_alloc() (v6.16, "dma-mapping: Provide an interface to allow allocate IOVA") */
 bool dma_iova_try_alloc(struct device *dev, struct dma_iova_state *state,
 		phys_addr_t phys, size_t size)
 {
@@ -1239,6 +1239,7 @@ bool dma_iova_try_alloc(struct device *dev, struct dma_iova_state *state,
 	size_t iova_off;
 	dma_addr_t addr;
 
+	/* phys only supplies the in-granule offset */
 	memset(state, 0, sizeof(*state));
 	if (!use_dma_iommu(dev))
 		return false;
@@ -1382,7 +1383,7 @@ out_unmap:
 	return error;
 }
 
-/* models dma_iova_link(): only a link at offset 0 may start mid-granule */
+/* models dma_iova_link() (v6.16, "iommu/dma: Implement link/unlink ranges callbacks") */
 int dma_iova_link(struct device *dev, struct dma_iova_state *state,
 		phys_addr_t phys, size_t offset, size_t size,
 		enum dma_data_direction dir, unsigned long attrs)
@@ -1392,6 +1393,7 @@ int dma_iova_link(struct device *dev, struct dma_iova_state *state,
 	struct iova_domain *iovad = &cookie->iovad;
 	size_t iova_start_pad = iova_offset(iovad, phys);
 
+	/* only a link at offset 0 may start mid-granule */
 	if (WARN_ON_ONCE(dev, iova_start_pad && offset > 0))
 		return -EIO;
 

@@ -768,7 +768,9 @@ impl LegacyModel {
         assert!(!self.dead, "call into a legacy model that already hit BUG()");
         let z = ffi::dmadiff_call { kind: 0, dir: 0, addr: 0, offset: 0, size: 0, attrs: 0 };
         let (kind, raw) = match call {
-            IovaCall::TryAlloc { phys, size } => (ffi::DMADIFF_CALL_IOVA_TRY_ALLOC, ffi::dmadiff_call { addr: phys, size, ..z }),
+            IovaCall::TryAlloc { phys, size } => {
+                (ffi::DMADIFF_CALL_IOVA_TRY_ALLOC, ffi::dmadiff_call { addr: phys, size, ..z })
+            }
             IovaCall::Link { phys, offset, size, dir, attrs } => (
                 ffi::DMADIFF_CALL_IOVA_LINK,
                 ffi::dmadiff_call { addr: phys, offset, size, dir: dir as i32, attrs, ..z },

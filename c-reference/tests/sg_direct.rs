@@ -165,14 +165,14 @@ fn map_through_dma_range_map_and_sync_back_to_phys() {
 fn map_sgtable_sets_nents() {
     let mut r = Run::new(coherent());
     let mut sgl = three();
-    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 3, nents: 3, dir: FROM_DEV, attrs: 0 }, &mut sgl);
+    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 3, nents: 0, dir: FROM_DEV, attrs: 0 }, &mut sgl);
     // dma_map_sgtable returns 0 and stores the count in sgt->nents
     assert_eq!(res, SgResult::Returned { value: 0, nents: 3 });
     assert_eq!(ev, [format!("trace dma_map_sg {THREE_PHYS} {THREE_DMA} err=0 dir=2 attrs=0x0")]);
     // orig_nents 2 of a 3-entry list: only two are mapped, the third keeps its zeroed DMA fields
     let mut r = Run::new(coherent());
     let mut sgl = three();
-    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 2, nents: 2, dir: FROM_DEV, attrs: 0 }, &mut sgl);
+    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 2, nents: 0, dir: FROM_DEV, attrs: 0 }, &mut sgl);
     assert_eq!(res, SgResult::Returned { value: 0, nents: 2 });
     assert_eq!(
         ev,
@@ -186,7 +186,7 @@ fn entry_beyond_the_mask_without_swiotlb_unwinds_the_first() {
     let mut r = Run::new(DeviceConfig { dma_mask: Some(0xffff_ffff), ..noncoherent() });
     let list = vec![ent(0x10000, 0, 0x1000), ent(0x1_0000_0000, 0, 0x1000), ent(0x5000, 0x80, 0x100)];
     let mut sgl = list.clone();
-    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 3, nents: 3, dir: TO_DEV, attrs: 0 }, &mut sgl);
+    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 3, nents: 0, dir: TO_DEV, attrs: 0 }, &mut sgl);
     // entry 1: dma_capable fails (end 0x1_0000_0fff > mask), not P2PDMA, no swiotlb: WARN and
     // DMA_MAPPING_ERROR, so ret = -EIO; the unwind unmaps entry 0 with SKIP_CPU_SYNC (no
     // for_cpu hook); -EIO is an accepted errno: no WARN_ON_ONCE and no dma_map_sg_err trace
@@ -391,7 +391,7 @@ fn p2p_not_supported_is_eremoteio_and_unwinds() {
 
     let mut r = Run::with_p2p(noncoherent(), providers.clone());
     let mut sgl = list.clone();
-    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 3, nents: 3, dir: BIDIR, attrs: 0 }, &mut sgl);
+    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 3, nents: 0, dir: BIDIR, attrs: 0 }, &mut sgl);
     // -EREMOTEIO is an accepted errno: returned as is, no WARN, no trace; the unwind (SKIP_CPU_SYNC)
     // emits nothing for entry 0 and unmarks entry 1
     assert_eq!(res, SgResult::Returned { value: -EREMOTEIO, nents: 0 });
@@ -511,7 +511,7 @@ fn chained_list_behaves_like_the_flat_one() {
 fn invalid_direction_is_bug_on_every_sg_entry_point() {
     let cases = [
         (map_sg(3, DMA_NONE), "__dma_map_sg_attrs"),
-        (SgCall::MapSgtable { orig_nents: 3, nents: 3, dir: DMA_NONE, attrs: 0 }, "__dma_map_sg_attrs"),
+        (SgCall::MapSgtable { orig_nents: 3, nents: 0, dir: DMA_NONE, attrs: 0 }, "__dma_map_sg_attrs"),
         (unmap_sg(3, DMA_NONE), "dma_unmap_sg_attrs"),
         (SgCall::SyncSgForCpu { nelems: 3, dir: DMA_NONE }, "__dma_sync_sg_for_cpu"),
         (SgCall::SyncSgForDevice { nelems: 3, dir: DMA_NONE }, "__dma_sync_sg_for_device"),
@@ -541,7 +541,7 @@ fn null_dma_mask_warns_once_and_returns_zero() {
     assert_eq!(ev, ["WarnOn __dma_map_sg_attrs: !dev->dma_mask"]);
     assert_eq!(sgl, three());
     // the 0 is not negative: dma_map_sgtable reports success with sgt->nents = 0, no second WARN
-    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 3, nents: 3, dir: TO_DEV, attrs: 0 }, &mut sgl);
+    let (res, ev) = r.sg(SgCall::MapSgtable { orig_nents: 3, nents: 0, dir: TO_DEV, attrs: 0 }, &mut sgl);
     assert_eq!(res, SgResult::Returned { value: 0, nents: 0 });
     assert!(ev.is_empty(), "{ev:?}");
 }

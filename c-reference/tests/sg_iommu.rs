@@ -117,10 +117,10 @@ impl Run {
             SgResult::Bug => panic!("{call:?}: BUG"),
         }
     }
-    /// dma_map_sgtable(): (0 or -errno, sgt->nents, effects)
+    /// dma_map_sgtable() on a fresh table (sgt->nents 0 before): (0 or -errno, sgt->nents, effects)
     fn map_sgtable(&mut self, sgl: &mut [SgEntry], dir: u32, attrs: u64) -> (i64, u32, Vec<String>) {
         let n = sgl.len() as u32;
-        self.sg(SgCall::MapSgtable { orig_nents: n, nents: n, dir, attrs }, sgl)
+        self.sg(SgCall::MapSgtable { orig_nents: n, nents: 0, dir, attrs }, sgl)
     }
     /// dma_unmap_sg_attrs() with the original nents.
     fn unmap_sg(&mut self, sgl: &mut [SgEntry], dir: u32, attrs: u64) -> Vec<String> {

@@ -117,9 +117,17 @@ pub enum Outcome {
     NotRun,
     /// A scatterlist map: what it returned (for dma_map_sgtable also sgt->nents) and every
     /// entry of the table as the driver reads it back.
-    Sg { ret: i64, nents: Option<u32>, ents: Vec<SgView> },
+    Sg {
+        ret: i64,
+        nents: Option<u32>,
+        ents: Vec<SgView>,
+    },
     /// A two-step IOVA call: what it returned (None: void) and the state after it.
-    IovaState { ret: Option<i64>, addr: DmaAddr, size: u64 },
+    IovaState {
+        ret: Option<i64>,
+        addr: DmaAddr,
+        size: u64,
+    },
     /// The call was not made, for the reason given (a driver guards the two-step calls with
     /// dma_use_iova()).
     NotCalled(&'static str),
@@ -327,7 +335,8 @@ fn sg_views(before: &[Scatterlist], after: &[Scatterlist]) -> Vec<SgView> {
             dma: a.dma_address,
             len: a.dma_length,
             flags: a.dma_flags,
-            cpu: (a.page != b.page || a.offset != b.offset || a.length != b.length).then_some((a.page, a.offset, a.length)),
+            cpu: (a.page != b.page || a.offset != b.offset || a.length != b.length)
+                .then_some((a.page, a.offset, a.length)),
         })
         .collect()
 }
@@ -439,7 +448,8 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
             got = Some(r);
             r
         };
-        let mut call = |be: &mut Box<dyn backend::Backend>, plat: &mut Platform, c: ApiCall| call_with(be, plat, c, Obj::None);
+        let mut call =
+            |be: &mut Box<dyn backend::Backend>, plat: &mut Platform, c: ApiCall| call_with(be, plat, c, Obj::None);
         let outcome = match op {
             Op::Map { handle, kind, phys, offset, size, dir, attrs } => {
                 let c = match kind {
@@ -619,10 +629,13 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                     None => ApiCall::MapSgtable { dir: *dir, attrs: *attrs },
                 };
                 // Mapping a list twice without an unmap is misuse: its first IOVA or slots leak.
-                clean_unmaps &= obj.mapped.is_none();
+                // So is a zero-length entry (an unfilled table): dma-iommu cannot unmap what it
+                // mapped at phys 0 with size 0, and its layout pass wraps (see oracle/sg.rs).
+                clean_unmaps &= obj.mapped.is_none() && before.iter().take(used as usize).all(|e| e.length > 0);
                 let res = call_with(&mut be, &mut plat, c, Obj::Sg(&mut obj.sgt));
                 let ranges = cpu_ranges(&before, used);
-                findings.extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
+                findings
+                    .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
                 match res {
                     ApiResult::Int(v) => {
                         let count = match nents {
@@ -630,7 +643,8 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                             None if v == 0 => obj.sgt.nents as i64,
                             None => v,
                         };
-                        let m = SgMapped { nents: used, dir: *dir, attrs: *attrs, ret: count, sgtable: nents.is_none() };
+                        let m =
+                            SgMapped { nents: used, dir: *dir, attrs: *attrs, ret: count, sgtable: nents.is_none() };
                         obj.last = Some(m);
                         if count > 0 {
                             obj.mapped = Some(m);
@@ -641,7 +655,11 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                             };
                             invariants.extend(sg::check_mapped(&plat, &lim, &before, &obj.sgt.sgl, used, count as u32));
                         }
-                        Outcome::Sg { ret: v, nents: nents.is_none().then_some(obj.sgt.nents), ents: sg_views(&before, &obj.sgt.sgl) }
+                        Outcome::Sg {
+                            ret: v,
+                            nents: nents.is_none().then_some(obj.sgt.nents),
+                            ents: sg_views(&before, &obj.sgt.sgl),
+                        }
                     }
                     other => api_outcome(other),
                 }
@@ -649,13 +667,19 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
             Op::UnmapSg { table, sgtable, nents, dir, attrs } => {
                 let obj = ex.tables.get_mut(table.as_str()).expect("parser checked table");
                 let last = obj.last;
-                let n = if *sgtable { obj.sgt.orig_nents } else { nents.or(last.map(|m| m.nents)).unwrap_or(obj.sgt.orig_nents) };
+                let n = if *sgtable {
+                    obj.sgt.orig_nents
+                } else {
+                    nents.or(last.map(|m| m.nents)).unwrap_or(obj.sgt.orig_nents)
+                };
                 let dir = dir.or(last.map(|m| m.dir)).unwrap_or(DmaDir::BIDIRECTIONAL);
                 let attrs = attrs.or(last.map(|m| m.attrs)).unwrap_or_default();
                 clean_unmaps &= obj.mapped.is_some_and(|m| m.nents == n && m.dir == dir && m.attrs == attrs);
-                let res = call_with(&mut be, &mut plat, ApiCall::UnmapSg { nents: n, dir, attrs }, Obj::Sg(&mut obj.sgt));
+                let res =
+                    call_with(&mut be, &mut plat, ApiCall::UnmapSg { nents: n, dir, attrs }, Obj::Sg(&mut obj.sgt));
                 let ranges = cpu_ranges(&obj.sgt.sgl, n);
-                findings.extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
+                findings
+                    .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
                 obj.mapped = None;
                 api_outcome(res)
             }
@@ -671,12 +695,18 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 };
                 let res = call_with(&mut be, &mut plat, c, Obj::Sg(&mut obj.sgt));
                 let ranges = cpu_ranges(&obj.sgt.sgl, n);
-                findings.extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
+                findings
+                    .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
                 api_outcome(res)
             }
             Op::IovaTryAlloc { state, phys, size } => {
                 let obj = ex.states.entry(state.as_str()).or_default();
-                let res = call_with(&mut be, &mut plat, ApiCall::IovaTryAlloc { phys: *phys, size: *size }, Obj::Iova(&mut obj.state));
+                let res = call_with(
+                    &mut be,
+                    &mut plat,
+                    ApiCall::IovaTryAlloc { phys: *phys, size: *size },
+                    Obj::Iova(&mut obj.state),
+                );
                 iova_outcome(res, &obj.state)
             }
             Op::IovaLink { state, phys, offset, size, dir, attrs } => {
@@ -690,10 +720,12 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                     if res == ApiResult::Int(0) {
                         obj.links.push((*offset, *size, *phys));
                     }
-                    findings.extend(oracle.observe(
-                        index,
-                        Access::Opaque { ranges: &[(*phys, *size)], events: plat.pending_events() },
-                    ));
+                    findings.extend(
+                        oracle.observe(
+                            index,
+                            Access::Opaque { ranges: &[(*phys, *size)], events: plat.pending_events() },
+                        ),
+                    );
                     iova_outcome(res, &obj.state)
                 }
             }
@@ -702,7 +734,12 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 if !obj.state.use_iova() {
                     Outcome::NotCalled("dma_use_iova() is false")
                 } else {
-                    let res = call_with(&mut be, &mut plat, ApiCall::IovaSync { offset: *offset, size: *size }, Obj::Iova(&mut obj.state));
+                    let res = call_with(
+                        &mut be,
+                        &mut plat,
+                        ApiCall::IovaSync { offset: *offset, size: *size },
+                        Obj::Iova(&mut obj.state),
+                    );
                     iova_outcome(res, &obj.state)
                 }
             }
@@ -713,10 +750,13 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 } else {
                     let at = obj.links.iter().position(|&(o, n, _)| o == *offset && n == *size);
                     clean_unmaps &= at.is_some() && !obj.freed;
-                    let ranges: Vec<(PhysAddr, u64)> = at.map(|i| obj.links.remove(i)).map(|(_, n, p)| (p, n)).into_iter().collect();
+                    let ranges: Vec<(PhysAddr, u64)> =
+                        at.map(|i| obj.links.remove(i)).map(|(_, n, p)| (p, n)).into_iter().collect();
                     let c = ApiCall::IovaUnlink { offset: *offset, size: *size, dir: *dir, attrs: *attrs };
                     let res = call_with(&mut be, &mut plat, c, Obj::Iova(&mut obj.state));
-                    findings.extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
+                    findings.extend(
+                        oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }),
+                    );
                     iova_outcome(res, &obj.state)
                 }
             }
@@ -726,13 +766,19 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                     Outcome::NotCalled("dma_use_iova() is false")
                 } else {
                     // A partial mapped_len frees into a smaller range cache (spec dma-iommu.md §2.12).
-                    clean_unmaps &= !obj.freed
-                        && *mapped_len == obj.state.iova_size()
-                        && obj.links.iter().all(|&(o, n, _)| o.saturating_add(n) <= *mapped_len);
+                    // The unlink walks the page table to its first hole: the links must cover
+                    // [0, mapped_len) without one.
+                    let mut spans: Vec<(u64, u64)> =
+                        obj.links.iter().map(|&(o, n, _)| (o, o.saturating_add(n))).collect();
+                    spans.sort_unstable();
+                    let covered = spans.iter().try_fold(0u64, |at, &(lo, hi)| (lo <= at).then_some(at.max(hi)));
+                    clean_unmaps &= !obj.freed && *mapped_len == obj.state.iova_size() && covered == Some(*mapped_len);
                     let ranges: Vec<(PhysAddr, u64)> = obj.links.drain(..).map(|(_, n, p)| (p, n)).collect();
                     let c = ApiCall::IovaDestroy { mapped_len: *mapped_len, dir: *dir, attrs: *attrs };
                     let res = call_with(&mut be, &mut plat, c, Obj::Iova(&mut obj.state));
-                    findings.extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
+                    findings.extend(
+                        oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }),
+                    );
                     obj.freed = true;
                     iova_outcome(res, &obj.state)
                 }

@@ -5,11 +5,11 @@
 use arbitrary::{Arbitrary, Unstructured};
 
 use crate::report::{self, Verdict};
-use crate::scenario::generate::{Focused, FOCUS_IOMMU, FOCUS_IOVA};
+use crate::scenario::generate::{Focused, FOCUS_IOMMU, FOCUS_IOVA, FOCUS_SG};
 use crate::scenario::{parse_str, Op, Scenario};
 
 /// The fuzz targets, by the names `fuzz/fuzz_targets/` gives them.
-pub const TARGETS: &[&str] = &["direct", "iova", "iommu"];
+pub const TARGETS: &[&str] = &["direct", "iova", "iommu", "sg"];
 
 /// The prefix of a fuzz input that holds scenario text instead of generator bytes: how the
 /// corpus seeds the fuzzers (`dmadiff seeds`).
@@ -30,17 +30,20 @@ pub fn import(target: &str, bytes: &[u8]) -> Result<Scenario, String> {
         "direct" => Scenario::arbitrary(&mut u),
         "iova" => Focused::<FOCUS_IOVA>::arbitrary(&mut u).map(|f| f.0),
         "iommu" => Focused::<FOCUS_IOMMU>::arbitrary(&mut u).map(|f| f.0),
+        "sg" => Focused::<FOCUS_SG>::arbitrary(&mut u).map(|f| f.0),
         _ => return Err(format!("unknown fuzz target `{target}`; expected one of: {}", TARGETS.join(", "))),
     };
     sc.map_err(|e| format!("the input does not decode into a scenario for `{target}`: {e}"))
 }
 
 /// Whether a corpus scenario seeds `target`: every one seeds `direct` (the mixed target),
-/// allocator-level iova scenarios seed `iova`, scenarios behind a DMA domain seed `iommu`.
+/// allocator-level iova scenarios seed `iova`, scenarios behind a DMA domain seed `iommu`,
+/// scenarios with a scatterlist or a two-step IOVA state seed `sg`.
 pub fn seeds_target(sc: &Scenario, target: &str) -> bool {
     match target {
         "iova" => sc.ops.iter().any(|o| matches!(o, Op::IovaInit { .. })),
         "iommu" => sc.config.iommu.as_ref().is_some_and(|i| i.domain != crate::scenario::IommuDomainType::Identity),
+        "sg" => sc.ops.iter().any(|o| matches!(o, Op::SgAllocTable { .. } | Op::IovaTryAlloc { .. })),
         _ => true,
     }
 }
@@ -157,7 +160,8 @@ pub fn header(sc: &Scenario, source: &str) -> String {
     let ops = sc.ops.iter().filter(|o| !matches!(o, Op::RunOnCpu(_))).count();
     format!(
         "# Minimized from {source} ({ops} operations): {}\n# Say here what the kernel does and why; then `cargo insta test --review` for its snapshot.\n",
-        report::verdict_text(sc, &v)
+        // a verdict may carry a scatterlist's entries on lines of their own
+        report::verdict_text(sc, &v).replace('\n', "\n#")
     )
 }
 

@@ -114,7 +114,9 @@ impl Report {
     pub fn first_integrity_failure(&self) -> Option<(Side, usize, &String)> {
         Side::BOTH
             .iter()
-            .filter_map(|&s| self.side(s).integrity_failures().find(|&(op, _)| self.judged(op)).map(|(op, m)| (s, op, m)))
+            .filter_map(|&s| {
+                self.side(s).integrity_failures().find(|&(op, _)| self.judged(op)).map(|(op, m)| (s, op, m))
+            })
             .min_by_key(|(_, op, _)| *op)
     }
 
@@ -137,7 +139,9 @@ impl Report {
         }
         let invariant = Side::BOTH
             .iter()
-            .filter_map(|&s| self.side(s).invariant_failures().find(|&(op, _)| self.judged(op)).map(|(op, m)| (s, op, m)))
+            .filter_map(|&s| {
+                self.side(s).invariant_failures().find(|&(op, _)| self.judged(op)).map(|(op, m)| (s, op, m))
+            })
             .min_by_key(|(_, op, _)| *op);
         if let Some((side, op, m)) = invariant {
             return Verdict::InvariantFailure { side, op, detail: m.clone() };
@@ -227,7 +231,11 @@ fn record_lines(sc: &Scenario, side: Side, r: &OpRecord) -> Vec<String> {
     let dev = &sc.config.device.name;
     let mut out = Vec::new();
     let res = r.outcome.to_string();
-    out.push(if res.is_empty() { "(returns)".to_string() } else { res });
+    if res.is_empty() {
+        out.push("(returns)".to_string());
+    }
+    // a scatterlist result lists its entries on lines of their own
+    out.extend(res.lines().map(str::to_string));
     for e in &r.events {
         out.push(format!("  {}", e.render(dev, side.version())));
     }

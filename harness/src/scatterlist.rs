@@ -31,15 +31,7 @@ pub struct Scatterlist {
 impl Scatterlist {
     /// sg_set_page(sg, page, len, offset) on a fresh (zeroed) entry.
     pub fn new(page: PhysAddr, offset: u32, length: u32) -> Self {
-        Scatterlist {
-            page,
-            offset,
-            length,
-            dma_address: DmaAddr(0),
-            dma_length: 0,
-            dma_flags: 0,
-            chain_after: false,
-        }
+        Scatterlist { page, offset, length, dma_address: DmaAddr(0), dma_length: 0, dma_flags: 0, chain_after: false }
     }
 
     /// models sg_phys()
@@ -85,11 +77,7 @@ pub struct SgTable {
 impl SgTable {
     /// sg_alloc_table(n): n zeroed entries, nents = orig_nents = n.
     pub fn alloc(n: u32) -> Self {
-        SgTable {
-            sgl: vec![Scatterlist::new(PhysAddr(0), 0, 0); n as usize],
-            nents: n,
-            orig_nents: n,
-        }
+        SgTable { sgl: vec![Scatterlist::new(PhysAddr(0), 0, 0); n as usize], nents: n, orig_nents: n }
     }
 }
 

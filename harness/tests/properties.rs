@@ -30,6 +30,15 @@ fn random_dma_iommu_scenarios_agree_or_hit_the_allowlist() {
     });
 }
 
+/// The same property on scatterlists and the two-step IOVA API (the `sg` fuzz target's input).
+#[test]
+fn random_sg_scenarios_agree_or_hit_the_allowlist() {
+    use dmadiff::scenario::generate::{Focused, FOCUS_SG};
+    bolero::check!().with_arbitrary::<Focused<FOCUS_SG>>().with_iterations(500).for_each(|sc| {
+        check_scenario(&sc.0);
+    });
+}
+
 /// The same property over a fixed sweep of seeds, so every run checks the same 3000 inputs
 /// on top of bolero's fresh ones.
 #[test]
@@ -58,5 +67,17 @@ fn generated_scenarios_round_trip() {
         let text = sc.to_string();
         let back = parse_str(&text, "generated").unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(*sc, back, "{text}");
+    });
+}
+
+/// The same for scatterlist and two-step scenarios (table and state names, sg()/iova()
+/// addresses, p2p providers).
+#[test]
+fn generated_sg_scenarios_round_trip() {
+    use dmadiff::scenario::generate::{Focused, FOCUS_SG};
+    bolero::check!().with_arbitrary::<Focused<FOCUS_SG>>().with_iterations(500).for_each(|sc| {
+        let text = sc.0.to_string();
+        let back = parse_str(&text, "generated").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(sc.0, back, "{text}");
     });
 }

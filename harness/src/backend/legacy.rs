@@ -9,8 +9,8 @@ use super::{ApiCall, ApiResult, Backend, IovaTree, Side};
 use crate::oracle::swiotlb::{AreaInfo, PoolInfo, SlotInfo};
 use crate::phys::swiotlb::IO_TLB_DEFAULT_NSLABS;
 use crate::platform::Platform;
-use crate::scenario::{self, Config};
 use crate::scatterlist::{DmaIovaState, SgTable};
+use crate::scenario::{self, Config};
 use crate::types::{DmaAddr, PhysAddr};
 
 pub struct LegacyBackend {

@@ -185,7 +185,8 @@ impl Backend for PhysBackend {
                 dma_iommu::dma_iova_try_alloc(d, plat, state, phys, size).map(|ok| ApiResult::Int(ok as i64))
             }
             ApiCall::IovaLink { phys, offset, size, dir, attrs } => {
-                dma_iommu::dma_iova_link(d, plat, state, phys, offset, size, dir, attrs).map(|e| ApiResult::Int(e as i64))
+                dma_iommu::dma_iova_link(d, plat, state, phys, offset, size, dir, attrs)
+                    .map(|e| ApiResult::Int(e as i64))
             }
             ApiCall::IovaSync { offset, size } => {
                 dma_iommu::dma_iova_sync(d, plat, state, offset, size).map(|e| ApiResult::Int(e as i64))

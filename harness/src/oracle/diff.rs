@@ -2,7 +2,7 @@
 //! equivalences; the first difference is the finding.
 
 use super::allowlist;
-use crate::exec::{OpRecord, SideRun};
+use crate::exec::{OpRecord, Outcome, SideRun};
 use crate::platform::trace::Event;
 use crate::types::{DmaAttrs, KernelVersion};
 
@@ -67,6 +67,21 @@ pub fn normalised(r: &OpRecord, version: KernelVersion) -> Vec<Norm> {
 /// Compares one op; None when the two records are equivalent.
 pub fn compare_op(l: &OpRecord, p: &OpRecord) -> Option<String> {
     if l.outcome != p.outcome {
+        // Scatterlist results: name the first entry that differs, on one line.
+        if let (Outcome::Sg { ret: a, nents: an, ents: ae }, Outcome::Sg { ret: b, nents: bn, ents: be }) =
+            (&l.outcome, &p.outcome)
+        {
+            if (a, an) == (b, bn) {
+                if let Some(k) = ae.iter().zip(be).position(|(x, y)| x != y) {
+                    let line = |o: &Outcome| o.to_string().lines().nth(k + 1).unwrap_or("").trim().to_string();
+                    return Some(format!(
+                        "results differ at entry {k}: legacy {} vs phys {}",
+                        line(&l.outcome),
+                        line(&p.outcome)
+                    ));
+                }
+            }
+        }
         return Some(format!("results differ: legacy {} vs phys {}", show(&l.outcome), show(&p.outcome)));
     }
     let ln = normalised(l, KernelVersion::V6_16);
@@ -84,7 +99,8 @@ pub fn compare_op(l: &OpRecord, p: &OpRecord) -> Option<String> {
 }
 
 fn show(o: &crate::exec::Outcome) -> String {
-    let s = o.to_string();
+    // the first line: a scatterlist result's entries follow on lines of their own
+    let s = o.to_string().lines().next().unwrap_or("").to_string();
     if s.is_empty() {
         "(void)".into()
     } else {

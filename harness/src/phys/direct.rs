@@ -163,6 +163,7 @@ pub fn dma_direct_sync_sg_for_cpu(
             plat.arch_sync_dma_for_cpu(paddr, sg.length as u64, dir);
         }
         swiotlb::swiotlb_sync_single_for_cpu(dev, plat, paddr, sg.length as u64, dir)?;
+        // As in v6.16 and the v6.18 single variant; 2026 trees dropped it (a no-op here anyway).
         if dir == DmaDir::FROM_DEVICE {
             plat.arch_dma_mark_clean(paddr, sg.length as u64);
         }
@@ -208,8 +209,7 @@ pub fn dma_direct_map_sg(
     let mut p2pdma_state = PciP2pdmaMapState::default();
     let n = for_each_sg(sgl, nents).len();
     let mut failed = None;
-    for i in 0..n {
-        let sg = &mut sgl[i];
+    for (i, sg) in sgl.iter_mut().enumerate().take(n) {
         match pci_p2pdma_state(&mut p2pdma_state, plat, sg.page) {
             // 560000d619ef "dma-mapping: direct: fix missing mapping for THRU_HOST_BRIDGE segments": falls through to NONE, attrs unchanged.
             PciP2pdmaMapType::ThruHostBridge | PciP2pdmaMapType::None => {

@@ -753,7 +753,7 @@ mod tests {
     pub(super) const POOL: u64 = 0x8200_0000;
     pub(super) const RW: IommuProt = IommuProt(IommuProt::READ.0 | IommuProt::WRITE.0);
 
-    pub(super) fn config(f: impl FnOnce(&mut Config, &mut IommuConfig)) -> Config {
+    fn config(f: impl FnOnce(&mut Config, &mut IommuConfig)) -> Config {
         let mut c = Config::default();
         c.ram.push(Region { start: PhysAddr(RAM), size: 0x400_0000 });
         c.mmio.push(Region { start: PhysAddr(MMIO), size: 0x10_0000 });
@@ -1265,8 +1265,7 @@ fn dma_get_max_seg_size(dev: &Device) -> u32 {
     }
 }
 
-/// for_each_sg() over `nents` entries of a flat list: past its end sg_next() is NULL and the
-/// kernel oopses on the dereference.
+/// for_each_sg() over `nents` entries: past the list's end sg_next() is NULL and the kernel oopses.
 fn sg_entries(dev: &Device, plat: &mut Platform, sgl: &[Scatterlist], nents: u32, func: &str) -> KResult<usize> {
     let n = nents as usize;
     if n > sgl.len() {
@@ -1367,8 +1366,7 @@ fn __finalise_sg(dev: &Device, sg: &mut [Scatterlist], nents: usize, dma_addr: u
         }
         sg[i].offset = sg[i].offset.wrapping_add(s_iova_off);
         sg[i].length = s_length;
-        // Concatenate only onto an open segment, from a granule start, off a boundary, and
-        // within max_len (which a single oversized entry already wrapped past).
+        // Join an open segment from a granule start, off a boundary, within max_len (u32: may wrap).
         if cur_len != 0 && s_iova_off == 0 && (dma_addr & seg_mask) != 0 && max_len.wrapping_sub(cur_len) >= s_length {
             cur_len = cur_len.wrapping_add(s_length);
         } else {
@@ -1459,8 +1457,7 @@ pub fn iommu_dma_map_sg(
     attrs: DmaAttrs,
 ) -> KResult<i32> {
     let n = sg_entries(dev, plat, sgl, nents, "iommu_dma_map_sg")?;
-    // v6.18: DMA_ATTR_MMIO gives IOMMU_MMIO here too ("iommu/dma: implement DMA_ATTR_MMIO for
-    // dma_iova_link()" changed dma_info_to_prot()); v6.16 gave IOMMU_CACHE on coherent devices.
+    // v6.18 MMIO: IOMMU_MMIO ("iommu/dma: implement DMA_ATTR_MMIO for dma_iova_link()"); v6.16: IOMMU_CACHE.
     let prot = dma_info_to_prot(dir, dev_is_dma_coherent(dev), attrs);
     let mask = dma_get_seg_boundary(dev);
     // The deferred-attach static key is only enabled in kdump kernels.
@@ -1472,8 +1469,7 @@ pub fn iommu_dma_map_sg(
         iommu_dma_sync_sg_for_device(dev, plat, sgl, nents, dir)?;
     }
 
-    // Layout pass: align every entry to granules in place, stashing the granule offset in
-    // sg_dma_address and the length in sg_dma_len, and pad so no entry crosses a boundary.
+    // Layout pass: granule-align in place (offset, length stashed in the DMA fields), pad at boundaries.
     let mut iova_len: u64 = 0;
     let mut prev: Option<usize> = None;
     let mut p2pdma_state = PciP2pdmaMapState::default();
@@ -1487,9 +1483,7 @@ pub fn iommu_dma_map_sg(
             PciP2pdmaMapType::None | PciP2pdmaMapType::ThruHostBridge => {}
             PciP2pdmaMapType::BusAddr => {
                 sgl[i].dma_address = pci_p2pdma_bus_addr_map(&p2pdma_state, sgl[i].phys());
-                // sg_dma_len(s) = sg->length: the list head's (possibly already aligned)
-                // length, from "PCI/P2PDMA: Refactor the p2pdma mapping helpers" (v6.16), still
-                // in v6.18 (the 6.18-rc8 fix d0d08f4bd7f6 only touched dma-direct).
+                // The head's (maybe aligned) length: "PCI/P2PDMA: Refactor the p2pdma mapping helpers", kept in v6.18.
                 sgl[i].dma_length = sgl[0].length;
                 sgl[i].mark_bus_address();
                 continue;
@@ -1568,8 +1562,7 @@ pub fn iommu_dma_unmap_sg(
     if !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) {
         iommu_dma_sync_sg_for_cpu(dev, plat, sgl, nents, dir)?;
     }
-    // One contiguous allocation: its start is the first non-bus segment, its end the end of
-    // the last one before the first zero length. Bus-address marks are dropped on the way.
+    // One allocation: from the first non-bus segment to the last before a zero length; bus marks drop.
     let mut start = 0u64;
     let mut first = n;
     for (i, s) in sgl[..n].iter_mut().enumerate() {
@@ -1602,8 +1595,7 @@ pub fn iommu_dma_unmap_sg(
 
 // ---- the two-step IOVA API (v6.16, DMA_ATTR_MMIO from v6.18) ------------------------------
 
-/// The oops of dereferencing iommu_get_dma_domain(dev)->iova_cookie where there is none
-/// (no IOMMU, an identity domain, or a failed iommu_dma_init_domain()).
+/// The oops of dereferencing a missing iova_cookie (no IOMMU, identity domain, failed domain init).
 fn iova_cookie_or_oops(dev: &Device, plat: &mut Platform, func: &str) -> KResult<()> {
     if dev.iommu_domain.as_ref().is_some_and(|d| d.cookie.is_some()) {
         Ok(())
@@ -1696,8 +1688,7 @@ fn iommu_dma_iova_bounce_and_link(
     if bounce_phys.0 == DMA_MAPPING_ERROR.0 {
         return Ok(-ENOMEM);
     }
-    // The link starts pad bytes below the bounce slot: granule-aligned only when swiotlb kept
-    // the low bits (min_align_mask), else iommu_map_nosync() refuses it.
+    // Pad bytes below the slot: granule-aligned only if min_align_mask kept the low bits, else -EINVAL.
     let len = cookie(dev).iovad.iova_align(bounce_len);
     let error = __dma_iova_link(
         dev,
@@ -1714,8 +1705,7 @@ fn iommu_dma_iova_bounce_and_link(
     Ok(error)
 }
 
-/// models iommu_dma_iova_link_swiotlb(): bounce the unaligned head and tail granules, link
-/// the aligned middle directly.
+/// models iommu_dma_iova_link_swiotlb(): bounce the unaligned head and tail, link the middle in place.
 #[allow(clippy::too_many_arguments)]
 fn iommu_dma_iova_link_swiotlb(
     dev: &mut Device,
@@ -1843,9 +1833,7 @@ fn iommu_dma_iova_unlink_range_slow(
             return Ok(());
         }
         let len = end.wrapping_sub(addr).min(granule - iova_start_pad);
-        // v6.18.0 skips MMIO here: 1a96f3a22fd8 "iommu/dma: add missing support for
-        // DMA_ATTR_MMIO for dma_iova_unlink()" reached torvalds/master 2025-11-28 (pull
-        // dma-mapping-6.18-2025-11-27), two days before the v6.18 tag; v6.16 synced MMIO too.
+        // v6.18.0 skips MMIO: 1a96f3a22fd8 "iommu/dma: add missing support for DMA_ATTR_MMIO for dma_iova_unlink()".
         if !dev_is_dma_coherent(dev) && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) && !attrs.contains(DmaAttrs::MMIO) {
             plat.arch_sync_dma_for_cpu(phys, len, dir);
         }
@@ -1859,8 +1847,7 @@ fn iommu_dma_iova_unlink_range_slow(
     Ok(())
 }
 
-/// models __iommu_dma_iova_unlink(): unmap with an immediate IOTLB sync, or (destroy in a
-/// DMA_FQ domain) through the flush queue together with the IOVA.
+/// models __iommu_dma_iova_unlink(): synced at once, or queued with the IOVA (destroy, DMA_FQ).
 #[allow(clippy::too_many_arguments)]
 fn __iommu_dma_iova_unlink(
     dev: &mut Device,
@@ -1875,7 +1862,7 @@ fn __iommu_dma_iova_unlink(
     iova_cookie_or_oops(dev, plat, if free_iova { "dma_iova_destroy" } else { "dma_iova_unlink" })?;
     let addr = state.addr.0.wrapping_add(offset);
     let iova_start_pad = iova_off(dev, addr);
-    // The MMIO exemption of this gate is 1a96f3a22fd8 too (in v6.18.0, not in v6.16).
+    // MMIO exemption: 1a96f3a22fd8, in torvalds/master 2025-11-28 (dma-mapping-6.18-2025-11-27), before v6.18.
     let cpu_sync =
         !dev_is_dma_coherent(dev) && !attrs.contains(DmaAttrs::SKIP_CPU_SYNC) && !attrs.contains(DmaAttrs::MMIO);
     if state.size & DMA_IOVA_USE_SWIOTLB != 0 || cpu_sync {
@@ -1933,7 +1920,7 @@ mod sg_tests {
     //! The sg path and the two-step API against dma-iommu.md §2.10-§2.12 (worked examples
     //! included) and the v6.18 MMIO rules of §3, on the 4K-granule domain of `tests`.
 
-    use super::tests::{boot, config, effects, imap, report, swiotlb, MMIO, POOL, RAM, RW};
+    use super::tests::{boot, effects, imap, report, swiotlb, MMIO, POOL, RAM, RW};
     use super::*;
     use crate::phys::iova::Iova;
     use crate::phys::Bug;
@@ -2174,6 +2161,29 @@ mod sg_tests {
     }
 
     #[test]
+    fn sync_sg_of_a_swiotlb_list_goes_entry_by_entry_through_the_bounce() {
+        let (mut d, mut p) = boot(|c, _| {
+            c.device.pci = true;
+            c.device.untrusted = true;
+            swiotlb(c);
+        });
+        let mut l = [sg(RAM, 0x80, 0x100), sg(RAM + 0x2000, 0, 0x1000)];
+        assert_eq!(map_sg(&mut d, &mut p, &mut l, NONE), 2);
+        p.take_events();
+        // sync_single_for_cpu(sg_dma_address, sg->length): only the bounced entry copies back.
+        iommu_dma_sync_sg_for_cpu(&mut d, &mut p, &mut l, 2, BIDI).unwrap();
+        assert_eq!(
+            effects(&mut p),
+            vec![Event::Memcpy { dst: PhysAddr(RAM + 0x80), src: PhysAddr(POOL), size: 0x100 }]
+        );
+        iommu_dma_sync_sg_for_device(&mut d, &mut p, &mut l, 2, BIDI).unwrap();
+        assert_eq!(
+            effects(&mut p),
+            vec![Event::Memcpy { dst: PhysAddr(POOL), src: PhysAddr(RAM + 0x80), size: 0x100 }]
+        );
+    }
+
+    #[test]
     fn a_failed_swiotlb_entry_unmaps_the_others_and_is_eio() {
         // Untrusted without a pool: the unaligned entry cannot be bounced.
         let (mut d, mut p) = boot(|c, _| {
@@ -2259,6 +2269,7 @@ mod sg_tests {
         (ok, st)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn link(
         d: &mut Device,
         p: &mut Platform,
@@ -2283,7 +2294,7 @@ mod sg_tests {
         assert!(effects(&mut p).is_empty(), "nothing is mapped yet");
         assert_eq!(try_alloc(&mut d, &mut p, RAM, 0), (false, DmaIovaState::default()));
         assert_eq!(try_alloc(&mut d, &mut p, RAM, 0), (false, DmaIovaState::default()));
-        assert_eq!(try_alloc(&mut d, &mut p, RAM, 1 << 63).0, false);
+        assert!(!try_alloc(&mut d, &mut p, RAM, 1 << 63).0);
         assert_eq!(
             effects(&mut p),
             vec![
@@ -2462,13 +2473,14 @@ mod sg_tests {
         // min_align_mask 0: the bounce is granule-aligned, so bounce - pad is not.
         let (mut d, mut p) = untrusted(0);
         let (_, mut st) = try_alloc(&mut d, &mut p, RAM + 0x880, 0x100);
+        assert_eq!(st.addr, DmaAddr(0xFFFF_F880));
         assert_eq!(link(&mut d, &mut p, &mut st, RAM + 0x880, 0, 0x100, DmaDir::TO_DEVICE, NONE), -22);
         let ev = effects(&mut p);
         let maps: Vec<_> = ev.iter().filter(|e| matches!(e, Event::IommuMap { .. })).cloned().collect();
         assert_eq!(
             maps,
             vec![Event::IommuMap {
-                iova: 0xFFFF_E000,
+                iova: 0xFFFF_F000,
                 phys: PhysAddr(POOL - 0x880),
                 size: 0x1000,
                 prot: IommuProt::CACHE | IommuProt::READ,
@@ -2478,6 +2490,5 @@ mod sg_tests {
         // The bounce slot is released again and the flag never set.
         assert_eq!(d.swiotlb.as_ref().unwrap().defpool.areas[0].used, 0);
         assert_eq!(st.size, 0x100);
-        let _ = config(|_, _| {});
     }
 }

@@ -49,15 +49,12 @@ pub fn iommu_unmap(plat: &mut Platform, iova: u64, size: u64) -> u64 {
     unmapped
 }
 
-/// models iommu_map_sg(): one iommu_map_nosync() per physically contiguous run of the first
-/// `nents` entries (bus-address entries skipped), then iommu_sync_map(); the bytes mapped, or
-/// a negative errno after iommu_unmap() of what was mapped.
+/// models iommu_map_sg(): one iommu_map_nosync() per physically contiguous run; bytes or -errno.
 pub fn iommu_map_sg(plat: &mut Platform, iova: u64, sg: &[Scatterlist], nents: u32, prot: IommuProt) -> i64 {
     let mut len: u64 = 0;
     let mut mapped: u64 = 0;
     let mut start = PhysAddr(0);
-    // The entry `sg` points at: it stops advancing at the last one, so the extra
-    // (i == nents) pass re-reads the last entry to flush the final run.
+    // `sg` stops at the last entry, so the extra i == nents pass re-reads it to flush the last run.
     let mut k = 0usize;
     let mut i: u32 = 0;
     while i <= nents {

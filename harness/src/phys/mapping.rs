@@ -528,7 +528,13 @@ pub fn dma_map_sg_attrs(
 }
 
 /// models dma_map_sgtable(): 0 or the negative errno; maps orig_nents and sets sgt->nents.
-pub fn dma_map_sgtable(dev: &mut Device, plat: &mut Platform, sgt: &mut SgTable, dir: DmaDir, attrs: DmaAttrs) -> KResult<i32> {
+pub fn dma_map_sgtable(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgt: &mut SgTable,
+    dir: DmaDir,
+    attrs: DmaAttrs,
+) -> KResult<i32> {
     let nents = dma_map_sg_attrs_inner(dev, plat, &mut sgt.sgl, sgt.orig_nents, dir, attrs)?;
     if nents < 0 {
         return Ok(nents);
@@ -598,7 +604,13 @@ fn __dma_sync_sg_for_device(
 }
 
 /// models dma_sync_sg_for_cpu() (header inline, gated by dma_dev_need_sync())
-pub fn dma_sync_sg_for_cpu(dev: &mut Device, plat: &mut Platform, sgl: &mut [Scatterlist], nelems: u32, dir: DmaDir) -> KResult<()> {
+pub fn dma_sync_sg_for_cpu(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nelems: u32,
+    dir: DmaDir,
+) -> KResult<()> {
     if dma_dev_need_sync(dev) {
         __dma_sync_sg_for_cpu(dev, plat, sgl, nelems, dir)?;
     }
@@ -606,7 +618,13 @@ pub fn dma_sync_sg_for_cpu(dev: &mut Device, plat: &mut Platform, sgl: &mut [Sca
 }
 
 /// models dma_sync_sg_for_device() (header inline, gated by dma_dev_need_sync())
-pub fn dma_sync_sg_for_device(dev: &mut Device, plat: &mut Platform, sgl: &mut [Scatterlist], nelems: u32, dir: DmaDir) -> KResult<()> {
+pub fn dma_sync_sg_for_device(
+    dev: &mut Device,
+    plat: &mut Platform,
+    sgl: &mut [Scatterlist],
+    nelems: u32,
+    dir: DmaDir,
+) -> KResult<()> {
     if dma_dev_need_sync(dev) {
         __dma_sync_sg_for_device(dev, plat, sgl, nelems, dir)?;
     }
@@ -639,7 +657,12 @@ mod sg_tests {
         c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x10_0000 });
         c.ram.push(Region { start: PhysAddr(0x1_0000_0000), size: 0x10_0000 });
         c.mmio.push(Region { start: PhysAddr(MMIO), size: 0x1000 });
-        let bar = |start: u64, bus_start: u64, route| P2pProvider { start: PhysAddr(start), size: 0x10_0000, bus_start, route };
+        let bar = |start: u64, bus_start: u64, route| P2pProvider {
+            start: PhysAddr(start),
+            size: 0x10_0000,
+            bus_start,
+            route,
+        };
         c.p2p.push(bar(BUS_BAR, 0xa000_0000, P2pdmaMapType::BusAddr));
         c.p2p.push(bar(HB_BAR, 0xb100_0000, P2pdmaMapType::ThruHostBridge));
         c.p2p.push(bar(NS_BAR, 0xc200_0000, P2pdmaMapType::NotSupported));
@@ -687,7 +710,8 @@ mod sg_tests {
         sgl.iter().map(|s| (s.dma_address, s.dma_length, s.dma_flags)).collect()
     }
 
-    const RAM3: [(u64, u32, u32); 3] = [(0x8000_1000, 0x10, 0x100), (0x8000_3000, 0, 0x1000), (0x8000_5000, 0x800, 0x200)];
+    const RAM3: [(u64, u32, u32); 3] =
+        [(0x8000_1000, 0x10, 0x100), (0x8000_3000, 0, 0x1000), (0x8000_5000, 0x800, 0x200)];
     const RAM3_PHYS: [u64; 3] = [0x8000_1010, 0x8000_3000, 0x8000_5800];
     const RAM3_SEGS: [(u64, u32); 3] = [(0x8000_1010, 0x100), (0x8000_3000, 0x1000), (0x8000_5800, 0x200)];
     const NOATTR: DmaAttrs = DmaAttrs(0);
@@ -819,7 +843,14 @@ mod sg_tests {
                 copy(0x9000_0000, 0x8000_1000, 0x100),
                 bounced(0x8000_2040, 0x80),
                 copy(0x9000_0800, 0x8000_2040, 0x80),
-                tsg("dma_map_sg", &[0x8000_1000, 0x8000_2040], &[(0x9000_0000, 0x100), (0x9000_0800, 0x80)], 0, dir, NOATTR),
+                tsg(
+                    "dma_map_sg",
+                    &[0x8000_1000, 0x8000_2040],
+                    &[(0x9000_0000, 0x100), (0x9000_0800, 0x80)],
+                    0,
+                    dir,
+                    NOATTR
+                ),
             ]
         );
         assert!(!d.dma_skip_sync, "the first bounce clears dma_skip_sync");
@@ -844,7 +875,14 @@ mod sg_tests {
             p.take_events(),
             vec![
                 clean(0x8000_1000, 0x100, dir),
-                tsg("dma_map_sg", &[0x8000_1000, 0x6000_2010], &[(0x8000_1000, 0x100), (0xa000_2010, 0x200)], 0, dir, NOATTR),
+                tsg(
+                    "dma_map_sg",
+                    &[0x8000_1000, 0x6000_2010],
+                    &[(0x8000_1000, 0x100), (0xa000_2010, 0x200)],
+                    0,
+                    dir,
+                    NOATTR
+                ),
             ],
             "no cache maintenance for the bus address"
         );
@@ -871,7 +909,14 @@ mod sg_tests {
         assert_eq!(dma_map_sg_attrs(&mut d, &mut p, &mut sgl, 2, dir, NOATTR), Ok(2));
         assert_eq!(
             p.take_events(),
-            vec![tsg("dma_map_sg", &[0x6100_3020, 0x8000_1000], &[(0x6100_3020, 0x100), (0x8000_1000, 0x40)], 0, dir, NOATTR)]
+            vec![tsg(
+                "dma_map_sg",
+                &[0x6100_3020, 0x8000_1000],
+                &[(0x6100_3020, 0x100), (0x8000_1000, 0x40)],
+                0,
+                dir,
+                NOATTR
+            )]
         );
         assert_eq!(dma_side(&sgl), vec![(DmaAddr(0x6100_3020), 0x100, 0), (DmaAddr(0x8000_1000), 0x40, 0)]);
         // Not MMIO: a non-coherent device cleans the BAR range like RAM.
@@ -952,7 +997,10 @@ mod sg_tests {
         dma_sync_sg_for_device(&mut d, &mut p, &mut sgl, 1, DmaDir::TO_DEVICE).unwrap();
         let ev = p.take_events();
         assert_eq!(ev[0], clean(0xa000_0000, 0x100, DmaDir::TO_DEVICE), "dma_to_phys() of the bus address: {ev:?}");
-        assert_eq!(ev.last(), Some(&tsg("dma_sync_sg_for_device", &[], &[(0xa000_0000, 0x100)], 0, DmaDir::TO_DEVICE, NOATTR)));
+        assert_eq!(
+            ev.last(),
+            Some(&tsg("dma_sync_sg_for_device", &[], &[(0xa000_0000, 0x100)], 0, DmaDir::TO_DEVICE, NOATTR))
+        );
     }
 
     #[test]

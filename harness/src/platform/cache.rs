@@ -150,7 +150,8 @@ impl Cache {
             self.clean_line(mem, x, &mut st);
             self.inval_line(x, &mut st);
             x = x.wrapping_add(CACHE_LINE);
-            if x >= end_line {
+            // The address space ends here: the walk stops rather than wrapping to 0.
+            if x >= end_line || x == 0 {
                 return st;
             }
         }
@@ -226,5 +227,20 @@ mod tests {
         c.cpu_write(&m, 0x1200, &[8]);
         let st = c.dcache_inval_poc(&mut m, 0x1200, 0x1200);
         assert_eq!(st.discarded_dirty, 1);
+    }
+
+    #[test]
+    fn invalidating_the_last_line_of_the_address_space_stops_there() {
+        // dma_to_phys() of DMA_MAPPING_ERROR is all ones: an unmap of a failed sg entry
+        // invalidates there, and the walk must not wrap round to 0.
+        let mut m = mem();
+        let mut c = Cache::default();
+        c.cpu_write(&m, 0x1000, &[1]);
+        let st = c.dcache_inval_poc(&mut m, u64::MAX, u64::MAX);
+        assert_eq!((st.written_back, st.discarded_dirty), (0, 0));
+        c.cpu_write(&m, 0x1000, &[2]);
+        let mut b = [0u8];
+        c.cpu_read(&m, 0x1000, &mut b);
+        assert_eq!(b[0], 2, "the line at 0x1000 was not touched");
     }
 }

@@ -109,7 +109,9 @@ impl Event {
                     "dma_map_sg" => format!(
                         "{event}: {device} dir={dir} dma_addrs={dmas} sizes={sizes} phys_addrs={phys} attrs={attrs}"
                     ),
-                    "dma_map_sg_err" => format!("{event}: {device} dir={dir} phys_addrs={phys} err={err} attrs={attrs}"),
+                    "dma_map_sg_err" => {
+                        format!("{event}: {device} dir={dir} phys_addrs={phys} err={err} attrs={attrs}")
+                    }
                     "dma_unmap_sg" => format!("{event}: {device} dir={dir} phys_addrs={phys} attrs={attrs}"),
                     _ => format!("{event}: {device} dir={dir} dma_addrs={dmas} sizes={sizes}"),
                 }

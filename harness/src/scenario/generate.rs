@@ -18,6 +18,8 @@ pub enum Focus {
     Iova,
     /// Single mappings through dma-iommu: always a paging IOMMU domain in front.
     Iommu,
+    /// Scatterlists and the two-step IOVA API, through dma-direct and dma-iommu.
+    Sg,
 }
 
 /// Knobs of the generator.
@@ -59,12 +61,15 @@ pub struct Focused<const F: u8>(pub Scenario);
 pub const FOCUS_IOVA: u8 = 1;
 /// `Focused<FOCUS_IOMMU>`: dma-iommu scenarios.
 pub const FOCUS_IOMMU: u8 = 2;
+/// `Focused<FOCUS_SG>`: scatterlist and two-step IOVA scenarios.
+pub const FOCUS_SG: u8 = 3;
 
 impl<'a, const F: u8> Arbitrary<'a> for Focused<F> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let focus = match F {
             FOCUS_IOVA => Focus::Iova,
             FOCUS_IOMMU => Focus::Iommu,
+            FOCUS_SG => Focus::Sg,
             _ => Focus::Mixed,
         };
         // Allocator behaviour (magazines, the depot, the retry pass) needs longer runs.
@@ -264,6 +269,19 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
         None
     };
     let fq = c.iommu.as_ref().is_some_and(|i| i.domain != IommuDomainType::Identity);
+    // Scatterlists and two-step states: always for the sg target, one scenario in five else.
+    let mut sg = if cfg.focus == Focus::Sg || (cfg.focus == Focus::Mixed && g.pct(20)?) {
+        if g.pct(30)? {
+            // A peer BAR in a region of its own, reached one of the three ways.
+            let route =
+                g.pick(&[P2pdmaMapType::BusAddr, P2pdmaMapType::ThruHostBridge, P2pdmaMapType::NotSupported])?;
+            let bus_start = g.pick(&[0x60_0000_0000u64, 0xe000_0000])?;
+            c.p2p.push(P2pProvider { start: PhysAddr(0x60_0000_0000), size: 0x10_0000, bus_start, route });
+        }
+        Some(SgGen { tables: Vec::new(), states: Vec::new(), made: 0 })
+    } else {
+        None
+    };
     for _ in 0..n {
         if g.u.is_empty() {
             break;
@@ -271,6 +289,8 @@ pub fn generate(u: &mut Unstructured<'_>, cfg: &GenConfig) -> Result<Scenario> {
         let choice = g.u.int_in_range(0..=99u8)?;
         let op = if let Some(st) = iova.as_mut().filter(|_| choice >= 50 || cfg.focus == Focus::Iova) {
             gen_iova(&mut g, st, c.nr_cpus)?
+        } else if let Some(st) = sg.as_mut().filter(|_| choice < 60 || cfg.focus == Focus::Sg) {
+            gen_sg(&mut g, &c, st)?
         } else if fq && choice < 4 {
             if g.pct(70)? {
                 Op::FqFlushTimeout
@@ -596,6 +616,157 @@ fn gen_dev(g: &mut Gen<'_, '_>, live: &[Live]) -> Result<Op> {
         Op::DevWrite { addr, size: len, seed: g.u.arbitrary()? }
     } else {
         Op::DevRead { addr, size: len }
+    })
+}
+
+/// A generated table: name, entries, and (while mapped) the map's nents and direction.
+type GenTable = (String, u32, Option<(Option<u32>, DmaDir)>);
+/// A generated two-step state: name, size asked for, linked (offset, size, dir) ranges.
+type GenState = (String, u64, Vec<(u64, u64, DmaDir)>);
+
+/// The scatterlist tables and two-step states a generated scenario has made.
+struct SgGen {
+    tables: Vec<GenTable>,
+    states: Vec<GenState>,
+    /// States made so far (names are never reused).
+    made: u32,
+}
+
+/// One scatterlist or two-step operation: mostly correct use (build, map, access, sync,
+/// unmap; allocate, link, sync, access, destroy), misuse at the configured rate.
+fn gen_sg(g: &mut Gen<'_, '_>, c: &Config, st: &mut SgGen) -> Result<Op> {
+    let iommu = c.iommu.as_ref().is_some_and(|i| i.domain != IommuDomainType::Identity);
+    let choice = g.u.int_in_range(0..=99u8)?;
+    if iommu && choice >= 70 {
+        return gen_two_step(g, c, st);
+    }
+    let unmapped: Vec<usize> = (0..st.tables.len()).filter(|&i| st.tables[i].2.is_none()).collect();
+    let mapped: Vec<usize> = (0..st.tables.len()).filter(|&i| st.tables[i].2.is_some()).collect();
+    if st.tables.is_empty() || (choice < 15 && st.tables.len() < 3) {
+        let name = format!("s{}", st.tables.len());
+        let n = g.pick(&[1u32, 2, 2, 3, 4, 5, 8])?;
+        st.tables.push((name.clone(), n, None));
+        return Ok(Op::SgAllocTable { table: name, nents: n });
+    }
+    if choice < 40 && (!unmapped.is_empty() || g.misuse()?) {
+        // Fill an entry, or map a table whose entries are set.
+        let t = if unmapped.is_empty() { g.u.int_in_range(0..=st.tables.len() - 1)? } else { *g.u.choose(&unmapped)? };
+        let (name, n, _) = st.tables[t].clone();
+        if choice < 28 {
+            let index = g.u.int_in_range(0..=n - 1)?;
+            let (page, len, offset) = sg_entry(g, c)?;
+            return Ok(Op::SgSetPage { table: name, index, page, len, offset });
+        }
+        if n > 1 && g.pct(10)? {
+            return Ok(Op::SgChain { table: name, index: g.u.int_in_range(0..=n - 2)? });
+        }
+        let dir = g.dir()?;
+        let mut attrs = g.attrs()?;
+        if g.pct(5)? {
+            attrs = attrs | DmaAttrs::MMIO;
+        }
+        let nents = if g.pct(40)? { None } else { Some(g.u.int_in_range(1..=n)?) };
+        st.tables[t].2 = Some((nents, dir));
+        return Ok(Op::MapSg { table: name, nents, dir, attrs });
+    }
+    if mapped.is_empty() {
+        let (page, len, offset) = sg_entry(g, c)?;
+        let seed = g.u.arbitrary()?;
+        return Ok(Op::CpuWrite { phys: page.wrapping_add(offset as u64), size: len as u64, seed });
+    }
+    let t = *g.u.choose(&mapped)?;
+    let (name, n, m) = st.tables[t].clone();
+    let (nents, dir) = m.expect("mapped");
+    match choice % 6 {
+        0 | 1 => {
+            let index = g.u.int_in_range(0..=nents.unwrap_or(n).max(1) - 1)?;
+            let addr = DmaRef::Sg { table: name, index, offset: g.pick(&[0u64, 0, 0x10, 0x800])? };
+            let size = g.pick(&[0x10u64, 0x40, 0x200])?;
+            Ok(if g.pct(50)? {
+                Op::DevWrite { addr, size, seed: g.u.arbitrary()? }
+            } else {
+                Op::DevRead { addr, size }
+            })
+        }
+        2 => Ok(Op::SyncSg { table: name, for_cpu: g.pct(50)?, nelems: None, dir: None }),
+        _ => {
+            st.tables[t].2 = None;
+            let sgtable = nents.is_none() && !g.misuse()?;
+            // Misuse: unmap with a direction other than the map's.
+            let other = if dir == DmaDir::TO_DEVICE { DmaDir::FROM_DEVICE } else { DmaDir::TO_DEVICE };
+            let dir = if g.misuse()? { Some(other) } else { None };
+            // A direction given needs the nents before it (dma_unmap_sg_attrs(t, nents, dir)).
+            let nents = if sgtable || dir.is_none() { None } else { Some(nents.unwrap_or(n)) };
+            Ok(Op::UnmapSg { table: name, sgtable, nents, dir, attrs: None })
+        }
+    }
+}
+
+/// An entry for sg_set_page(): mostly RAM, sometimes MMIO or a peer's BAR.
+fn sg_entry(g: &mut Gen<'_, '_>, c: &Config) -> Result<(PhysAddr, u32, u32)> {
+    let len = g.pick(&[0x1000u32, 0x1000, 0x800, 0x200, 0x5ea, 0x40, 0x2000, 0x6000])?;
+    let offset = g.pick(&[0u32, 0, 0, 0x200, 0x800, 0x40])?;
+    let region = if !c.p2p.is_empty() && g.pct(20)? {
+        Region { start: c.p2p[0].start, size: c.p2p[0].size }
+    } else if !c.mmio.is_empty() && g.pct(5)? {
+        c.mmio[0]
+    } else {
+        *g.u.choose(&buffer_ram(c))?
+    };
+    let span = (len + offset) as u64;
+    let pages = (region.size.saturating_sub(span)) / PAGE_SIZE;
+    let page = region.start.0 + g.u.int_in_range(0..=pages.min(0x1000))? * PAGE_SIZE;
+    Ok((PhysAddr(page), len, offset))
+}
+
+/// One two-step IOVA operation.
+fn gen_two_step(g: &mut Gen<'_, '_>, c: &Config, st: &mut SgGen) -> Result<Op> {
+    if st.states.is_empty() || (g.pct(10)? && st.states.len() < 3) {
+        let name = format!("st{}", st.made);
+        st.made += 1;
+        let size = g.pick(&[0x1000u64, 0x2000, 0x3000, 0x1800, 0x10000])?;
+        let phys = PhysAddr(g.pick(&[0u64, 0x200, 0x800, 0xe00])?);
+        st.states.push((name.clone(), size, Vec::new()));
+        return Ok(Op::IovaTryAlloc { state: name, phys, size });
+    }
+    let i = g.u.int_in_range(0..=st.states.len() - 1)?;
+    let (name, size, links) = st.states[i].clone();
+    let choice = g.u.int_in_range(0..=9u8)?;
+    if choice < 4 || links.is_empty() {
+        // Link the next free granule range (page-aligned after the first, as the API asks).
+        let offset = links.iter().map(|l| l.0 + l.1).max().unwrap_or(0);
+        let len = (size.saturating_sub(offset)).min(g.pick(&[0x1000u64, 0x2000, 0x800])?);
+        if len == 0 {
+            return Ok(Op::IovaDestroy { state: name, mapped_len: size, dir: links[0].2, attrs: DmaAttrs(0) });
+        }
+        let r = *g.u.choose(&buffer_ram(c))?;
+        let lo = if offset == 0 && g.pct(30)? { g.pick(&[0x200u64, 0x800, 0xe00])? } else { 0 };
+        let phys = PhysAddr(r.start.0 + g.u.int_in_range(0..=0xfffu64)? * PAGE_SIZE + lo);
+        let dir = g.dir()?;
+        let attrs = if g.pct(5)? { DmaAttrs::MMIO } else { g.attrs()? };
+        st.states[i].2.push((offset, len, dir));
+        return Ok(Op::IovaLink { state: name, phys, offset, size: len, dir, attrs });
+    }
+    let (off, len, dir) = *g.u.choose(&links)?;
+    Ok(match choice {
+        4 => Op::IovaSync { state: name, offset: off, size: len },
+        5 | 6 => {
+            let addr = DmaRef::Iova { state: name, offset: off + g.pick(&[0u64, 0x10, 0x100])? };
+            if g.pct(50)? {
+                Op::DevWrite { addr, size: 0x40, seed: g.u.arbitrary()? }
+            } else {
+                Op::DevRead { addr, size: 0x40 }
+            }
+        }
+        7 => {
+            st.states[i].2.retain(|l| l.0 != off);
+            Op::IovaUnlink { state: name, offset: off, size: len, dir, attrs: DmaAttrs(0) }
+        }
+        _ => {
+            st.states.remove(i);
+            let mapped_len = if g.misuse()? { len } else { size };
+            Op::IovaDestroy { state: name, mapped_len, dir, attrs: DmaAttrs(0) }
+        }
     })
 }
 

@@ -315,12 +315,22 @@ impl Default for Config {
 /// A DMA address operand: a live mapping's address plus an offset, or a raw bus address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DmaRef {
-    Handle { name: String, offset: u64 },
+    Handle {
+        name: String,
+        offset: u64,
+    },
     Raw(u64),
     /// `sg(t, i)+offset`: sg_dma_address() of entry `i` of scatterlist table `t`.
-    Sg { table: String, index: u32, offset: u64 },
+    Sg {
+        table: String,
+        index: u32,
+        offset: u64,
+    },
     /// `iova(st)+offset`: state->addr of a two-step IOVA state.
-    Iova { state: String, offset: u64 },
+    Iova {
+        state: String,
+        offset: u64,
+    },
 }
 
 /// The trailing arguments of an unmap; None means "as the mapping was made".
@@ -473,31 +483,87 @@ pub enum Op {
     /// The driver unbinds (BUS_NOTIFY_UNBOUND_DRIVER): dma-debug checks for live mappings.
     DeviceReleaseDriver,
     /// `t = sg_alloc_table(n)`: a table of `n` zeroed entries (nents = orig_nents = n).
-    SgAllocTable { table: String, nents: u32 },
+    SgAllocTable {
+        table: String,
+        nents: u32,
+    },
     /// sg_set_page(&t->sgl[index], page, len, offset)
-    SgSetPage { table: String, index: u32, page: PhysAddr, len: u32, offset: u32 },
+    SgSetPage {
+        table: String,
+        index: u32,
+        page: PhysAddr,
+        len: u32,
+        offset: u32,
+    },
     /// sg_chain(): the entries after `index` live in another array, reached through a
     /// chain link (as sg_alloc_table() builds lists longer than one page of entries).
-    SgChain { table: String, index: u32 },
+    SgChain {
+        table: String,
+        index: u32,
+    },
     /// dma_map_sg_attrs(t->sgl, nents, dir, attrs), or (nents None) dma_map_sgtable(t, ...).
-    MapSg { table: String, nents: Option<u32>, dir: DmaDir, attrs: DmaAttrs },
+    MapSg {
+        table: String,
+        nents: Option<u32>,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
     /// dma_unmap_sg_attrs(t->sgl, nents, dir, attrs), or (`sgtable`) dma_unmap_sgtable(t,
     /// dir, attrs); None: as the table was mapped.
-    UnmapSg { table: String, sgtable: bool, nents: Option<u32>, dir: Option<DmaDir>, attrs: Option<DmaAttrs> },
+    UnmapSg {
+        table: String,
+        sgtable: bool,
+        nents: Option<u32>,
+        dir: Option<DmaDir>,
+        attrs: Option<DmaAttrs>,
+    },
     /// dma_sync_sg_for_cpu/device(t->sgl, nelems, dir); None: as the table was mapped.
-    SyncSg { table: String, for_cpu: bool, nelems: Option<u32>, dir: Option<DmaDir> },
+    SyncSg {
+        table: String,
+        for_cpu: bool,
+        nelems: Option<u32>,
+        dir: Option<DmaDir>,
+    },
     /// `st = dma_iova_try_alloc(phys, size)`: the handle names the struct dma_iova_state.
-    IovaTryAlloc { state: String, phys: PhysAddr, size: u64 },
+    IovaTryAlloc {
+        state: String,
+        phys: PhysAddr,
+        size: u64,
+    },
     /// dma_iova_link(st, phys, offset, size, dir, attrs)
-    IovaLink { state: String, phys: PhysAddr, offset: u64, size: u64, dir: DmaDir, attrs: DmaAttrs },
+    IovaLink {
+        state: String,
+        phys: PhysAddr,
+        offset: u64,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
     /// dma_iova_sync(st, offset, size)
-    IovaSync { state: String, offset: u64, size: u64 },
+    IovaSync {
+        state: String,
+        offset: u64,
+        size: u64,
+    },
     /// dma_iova_unlink(st, offset, size, dir, attrs)
-    IovaUnlink { state: String, offset: u64, size: u64, dir: DmaDir, attrs: DmaAttrs },
+    IovaUnlink {
+        state: String,
+        offset: u64,
+        size: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
     /// dma_iova_destroy(st, mapped_len, dir, attrs)
-    IovaDestroy { state: String, mapped_len: u64, dir: DmaDir, attrs: DmaAttrs },
+    IovaDestroy {
+        state: String,
+        mapped_len: u64,
+        dir: DmaDir,
+        attrs: DmaAttrs,
+    },
     /// dma_iova_free(st)
-    IovaFree { state: String },
+    IovaFree {
+        state: String,
+    },
 }
 
 /// Predicates and limits a driver can ask for.

@@ -55,7 +55,7 @@ fn rule_name(r: Rule) -> &'static str {
     match r {
         Rule::config_kw => {
             "a configuration keyword (platform, device, ram, mmio, dma_range, swiotlb, iommu, iommu_resv, pci_window, \
-             expect)"
+             stack, kernel_text, kernel_rodata, vmalloc, p2p, expect)"
         }
         Rule::setting => "key=value",
         Rule::key => "a key",
@@ -508,10 +508,18 @@ impl<'a> Builder<'a> {
                 let start = parse_u64(&need("start")?)?;
                 let size_v = need("size")?;
                 let size = parse_u64(&size_v)?;
-                if size == 0 || start.checked_add(size - 1).is_none() || (start | size) & (crate::types::PAGE_SIZE - 1) != 0 {
-                    return err(size_v.as_span(), "a P2PDMA BAR is whole pages: page-aligned start, non-zero page-multiple size, no wrap");
+                if size == 0
+                    || start.checked_add(size - 1).is_none()
+                    || (start | size) & (crate::types::PAGE_SIZE - 1) != 0
+                {
+                    return err(
+                        size_v.as_span(),
+                        "a P2PDMA BAR is whole pages: page-aligned start, non-zero page-multiple size, no wrap",
+                    );
                 }
-                let overlaps = |r: &Region| (start as u128) < r.end() as u128 && (r.start.0 as u128) < start as u128 + size as u128;
+                let overlaps = |r: &Region| {
+                    (start as u128) < r.end() as u128 && (r.start.0 as u128) < start as u128 + size as u128
+                };
                 if self.config.ram.iter().chain(&self.config.mmio).any(overlaps)
                     || self.config.p2p.iter().any(|p| overlaps(&Region { start: p.start, size: p.size }))
                 {
@@ -1174,14 +1182,22 @@ impl<'a> Builder<'a> {
     }
 
     fn dma_ref(&self, arg: &Pair<'a, Rule>) -> Res<DmaRef> {
-        const WHAT: &str = "expected a DMA address: a handle, handle+offset, sg(table, index)+offset, iova(state)+offset or a number";
+        const WHAT: &str =
+            "expected a DMA address: a handle, handle+offset, sg(table, index)+offset, iova(state)+offset or a number";
         let inner = arg.clone().into_inner().next().unwrap();
         match inner.as_rule() {
             Rule::sgref => {
                 let mut it = inner.into_inner();
                 let t = it.next().unwrap();
                 let Some(&n) = self.sg_tables.get(t.as_str()) else {
-                    return err(t.as_span(), format!("unknown scatterlist table `{}`; `{} = sg_alloc_table(n)` first", t.as_str(), t.as_str()));
+                    return err(
+                        t.as_span(),
+                        format!(
+                            "unknown scatterlist table `{}`; `{} = sg_alloc_table(n)` first",
+                            t.as_str(),
+                            t.as_str()
+                        ),
+                    );
                 };
                 let i = it.next().unwrap();
                 let index = parse_u64(&i)?;
@@ -1195,7 +1211,14 @@ impl<'a> Builder<'a> {
                 let mut it = inner.into_inner();
                 let h = it.next().unwrap();
                 if !self.iova_states.contains(h.as_str()) {
-                    return err(h.as_span(), format!("unknown IOVA state `{}`; `{} = dma_iova_try_alloc(...)` first", h.as_str(), h.as_str()));
+                    return err(
+                        h.as_span(),
+                        format!(
+                            "unknown IOVA state `{}`; `{} = dma_iova_try_alloc(...)` first",
+                            h.as_str(),
+                            h.as_str()
+                        ),
+                    );
                 }
                 let offset = it.next().map(|o| parse_u64(&o)).transpose()?.unwrap_or(0);
                 return Ok(DmaRef::Iova { state: h.as_str().to_string(), offset });
@@ -1238,7 +1261,10 @@ impl<'a> Builder<'a> {
         match Self::sum_atoms(arg).as_deref() {
             Some([h]) if h.as_rule() == Rule::handle => match self.sg_tables.get(h.as_str()) {
                 Some(&n) => Ok((h.as_str().to_string(), n)),
-                None => err(h.as_span(), format!("unknown scatterlist table `{}`; `{} = sg_alloc_table(n)` first", h.as_str(), h.as_str())),
+                None => err(
+                    h.as_span(),
+                    format!("unknown scatterlist table `{}`; `{} = sg_alloc_table(n)` first", h.as_str(), h.as_str()),
+                ),
             },
             _ => err(arg.as_span(), "expected a scatterlist table (a name from sg_alloc_table)"),
         }
@@ -1258,7 +1284,10 @@ impl<'a> Builder<'a> {
     fn sg_count(&self, arg: &Pair<'a, Rule>, n: u32) -> Res<u32> {
         let c = self.num(arg, "an entry count")?;
         if c > n as u64 {
-            return err(arg.as_span(), format!("expected at most {n} entries: the table has {n} (the kernel would walk off its end)"));
+            return err(
+                arg.as_span(),
+                format!("expected at most {n} entries: the table has {n} (the kernel would walk off its end)"),
+            );
         }
         Ok(c as u32)
     }
@@ -1271,7 +1300,9 @@ impl<'a> Builder<'a> {
     /// A two-step IOVA state operand.
     fn iova_state(&self, arg: &Pair<'a, Rule>) -> Res<String> {
         match Self::sum_atoms(arg).as_deref() {
-            Some([h]) if h.as_rule() == Rule::handle && self.iova_states.contains(h.as_str()) => Ok(h.as_str().to_string()),
+            Some([h]) if h.as_rule() == Rule::handle && self.iova_states.contains(h.as_str()) => {
+                Ok(h.as_str().to_string())
+            }
             Some([h]) if h.as_rule() == Rule::handle => err(
                 h.as_span(),
                 format!("unknown IOVA state `{}`; `{} = dma_iova_try_alloc(phys, size)` first", h.as_str(), h.as_str()),
