@@ -10,8 +10,7 @@ use dmadiff::scenario::{Config, IommuConfig, IommuDomainType, Region};
 use dmadiff::types::{DmaDir, PhysAddr};
 
 fn cfg(domain: IommuDomainType, pci: bool, mask: u64) -> Config {
-    let mut c = Config::default();
-    c.arch = dmadiff::scenario::Arch::X86_64;
+    let mut c = Config { arch: dmadiff::scenario::Arch::X86_64, ..Config::default() };
     c.device.pci = pci;
     c.device.dma_mask = Some(mask);
     c.ram.push(Region { start: PhysAddr(0x8000_0000), size: 0x100_0000 });
