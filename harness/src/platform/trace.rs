@@ -109,8 +109,9 @@ impl Event {
                     "dma_map_sg" => format!(
                         "{event}: {device} dir={dir} dma_addrs={dmas} sizes={sizes} phys_addrs={phys} attrs={attrs}"
                     ),
+                    // the kernel prints the physical addresses under the label dma_addrs here
                     "dma_map_sg_err" => {
-                        format!("{event}: {device} dir={dir} phys_addrs={phys} err={err} attrs={attrs}")
+                        format!("{event}: {device} dir={dir} dma_addrs={phys} err={err} attrs={attrs}")
                     }
                     "dma_unmap_sg" => format!("{event}: {device} dir={dir} phys_addrs={phys} attrs={attrs}"),
                     _ => format!("{event}: {device} dir={dir} dma_addrs={dmas} sizes={sizes}"),
