@@ -1116,6 +1116,9 @@ int iommu_dma_map_sg(struct device *dev, struct scatterlist *sg, int nents,
 
 		/* the allocation is size-aligned, so lengths alone decide a crossing; prev is set here */
 		if (pad_len && pad_len < s_length - 1) {
+			/* a mask that is not 2^n - 1 pads before any entry: the kernel oopses on prev */
+			if (!prev)
+				dmadiff_bug(dev, __func__, "NULL pointer dereference: prev->length");
 			prev->length += (unsigned int)pad_len;
 			iova_len += pad_len;
 		}
