@@ -5,8 +5,8 @@
 //! SAC trick and flush queue); the arithmetic is in the comments.
 
 use dmadiff_cref::{
-    BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, IommuConfig, IommuDomainType, IovaDomainId, LegacyModel,
-    PciWindow, ResvRegion, ResvType, SwiotlbConfig, SwiotlbMode,
+    BusDmaRegion, Call, CallResult, DeviceConfig, DmaParms, IommuDomainType, IovaDomainId, LegacyModel, PciWindow,
+    ResvRegion, ResvType, SwiotlbConfig, SwiotlbMode,
 };
 
 mod common;
@@ -35,31 +35,7 @@ const POOL: u64 = 0x8000_0000;
 /// The recording platform, with its mock page table (tests/common).
 use common::Rec as Plat;
 
-/// An SMMU-like domain: 4K granule (plus 2M and 1G), 48-bit aperture, force_aperture.
-fn iommu(domain: IommuDomainType) -> IommuConfig {
-    IommuConfig {
-        domain,
-        pgsize_bitmap: 0x1000 | 0x20_0000 | 0x4000_0000,
-        aperture_start: 0,
-        aperture_end: (1 << 48) - 1,
-        force_aperture: true,
-        deferred_flush: true,
-        shadow_on_flush: false,
-        forcedac: false,
-        resv: vec![],
-        pci_windows: vec![],
-    }
-}
-
-/// The base device (coherent 64-bit PCI NVMe) behind a strict DMA domain.
-fn strict() -> DeviceConfig {
-    DeviceConfig { iommu: iommu(IommuDomainType::Dma), ..common::base_device() }
-}
-
-/// The same behind a lazy (flush-queue) domain.
-fn lazy() -> DeviceConfig {
-    DeviceConfig { iommu: iommu(IommuDomainType::DmaFq), ..common::base_device() }
-}
+use common::{iommu, lazy, strict};
 
 /// An untrusted (external-facing) PCI device with a default swiotlb pool at POOL.
 fn untrusted() -> DeviceConfig {

@@ -6,8 +6,8 @@
 //! comments.
 
 use dmadiff_cref::{
-    Call, CallResult, DeviceConfig, DmaParms, IommuConfig, IommuDomainType, IovaCall, IovaDomainId, IovaState,
-    LegacyModel, P2pdmaMapType, SgCall, SgEntry, SgResult, SwiotlbConfig, SwiotlbMode,
+    Call, CallResult, DeviceConfig, DmaParms, IommuDomainType, IovaCall, IovaDomainId, IovaState, LegacyModel,
+    P2pdmaMapType, SgCall, SgEntry, SgResult, SwiotlbConfig, SwiotlbMode,
 };
 
 mod common;
@@ -39,31 +39,7 @@ const BUS_OFF: u64 = 0x1000_0000_0000;
 
 use common::Rec as Plat;
 
-/// An SMMU-like domain: 4K granule (plus 2M and 1G), 48-bit aperture, force_aperture.
-fn iommu(domain: IommuDomainType) -> IommuConfig {
-    IommuConfig {
-        domain,
-        pgsize_bitmap: 0x1000 | 0x20_0000 | 0x4000_0000,
-        aperture_start: 0,
-        aperture_end: (1 << 48) - 1,
-        force_aperture: true,
-        deferred_flush: true,
-        shadow_on_flush: false,
-        forcedac: false,
-        resv: vec![],
-        pci_windows: vec![],
-    }
-}
-
-/// The base device (coherent 64-bit PCI NVMe) behind a strict DMA domain.
-fn strict() -> DeviceConfig {
-    DeviceConfig { iommu: iommu(IommuDomainType::Dma), ..common::base_device() }
-}
-
-/// The same behind a lazy (flush-queue) domain.
-fn lazy() -> DeviceConfig {
-    DeviceConfig { iommu: iommu(IommuDomainType::DmaFq), ..common::base_device() }
-}
+use common::{iommu, lazy, strict};
 
 /// The strict device with dma_parms.
 fn parms(seg_boundary_mask: u64, max_segment_size: u32, min_align_mask: u64) -> DeviceConfig {

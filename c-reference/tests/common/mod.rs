@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use dmadiff_cref::{DeviceConfig, Hooks, IommuConfig, P2pdmaMapType, ReportKind, SwiotlbConfig, SwiotlbMode};
+use dmadiff_cref::{
+    DeviceConfig, Hooks, IommuConfig, IommuDomainType, P2pdmaMapType, ReportKind, SwiotlbConfig, SwiotlbMode,
+};
 
 /// A coherent NVMe-like device with a 64-bit mask, no dma_range_map, arm64 configuration,
 /// no dma_parms, booted with swiotlb=noforce.
@@ -27,6 +29,32 @@ pub fn base_device() -> DeviceConfig {
         untrusted: false,
         iommu: IommuConfig::default(),
     }
+}
+
+/// An SMMU-like domain: 4K granule (plus 2M and 1G), 48-bit aperture, force_aperture.
+pub fn iommu(domain: IommuDomainType) -> IommuConfig {
+    IommuConfig {
+        domain,
+        pgsize_bitmap: 0x1000 | 0x20_0000 | 0x4000_0000,
+        aperture_start: 0,
+        aperture_end: (1 << 48) - 1,
+        force_aperture: true,
+        deferred_flush: true,
+        shadow_on_flush: false,
+        forcedac: false,
+        resv: vec![],
+        pci_windows: vec![],
+    }
+}
+
+/// The base device (coherent 64-bit PCI NVMe) behind a strict DMA domain.
+pub fn strict() -> DeviceConfig {
+    DeviceConfig { iommu: iommu(IommuDomainType::Dma), ..base_device() }
+}
+
+/// The same behind a lazy (flush-queue) domain.
+pub fn lazy() -> DeviceConfig {
+    DeviceConfig { iommu: iommu(IommuDomainType::DmaFq), ..base_device() }
 }
 
 /// Records every platform effect as one line, and keeps a sparse byte memory that
