@@ -633,6 +633,14 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 // mapped at phys 0 with size 0, and its layout pass wraps (see oracle/sg.rs).
                 clean_unmaps &= obj.mapped.is_none() && before.iter().take(used as usize).all(|e| e.length > 0);
                 let res = call_with(&mut be, &mut plat, c, Obj::Sg(&mut obj.sgt));
+                let mapped = match (res, nents) {
+                    (ApiResult::Int(v), Some(_)) => v.max(0) as u32,
+                    (ApiResult::Int(0), None) => obj.sgt.nents,
+                    _ => 0,
+                };
+                for r in debug.observe_sg(&c, &res, &obj.sgt.sgl, mapped) {
+                    plat.push(Event::DmaDebug { class: r.class, text: r.text });
+                }
                 let ranges = cpu_ranges(&before, used);
                 findings
                     .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
@@ -675,8 +683,11 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 let dir = dir.or(last.map(|m| m.dir)).unwrap_or(DmaDir::BIDIRECTIONAL);
                 let attrs = attrs.or(last.map(|m| m.attrs)).unwrap_or_default();
                 clean_unmaps &= obj.mapped.is_some_and(|m| m.nents == n && m.dir == dir && m.attrs == attrs);
-                let res =
-                    call_with(&mut be, &mut plat, ApiCall::UnmapSg { nents: n, dir, attrs }, Obj::Sg(&mut obj.sgt));
+                let c = ApiCall::UnmapSg { nents: n, dir, attrs };
+                let res = call_with(&mut be, &mut plat, c, Obj::Sg(&mut obj.sgt));
+                for r in debug.observe_sg(&c, &res, &obj.sgt.sgl, 0) {
+                    plat.push(Event::DmaDebug { class: r.class, text: r.text });
+                }
                 let ranges = cpu_ranges(&obj.sgt.sgl, n);
                 findings
                     .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
@@ -694,6 +705,9 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                     ApiCall::SyncSgForDevice { nelems: n, dir }
                 };
                 let res = call_with(&mut be, &mut plat, c, Obj::Sg(&mut obj.sgt));
+                for r in debug.observe_sg(&c, &res, &obj.sgt.sgl, 0) {
+                    plat.push(Event::DmaDebug { class: r.class, text: r.text });
+                }
                 let ranges = cpu_ranges(&obj.sgt.sgl, n);
                 findings
                     .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));

@@ -37,6 +37,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::backend::{ApiCall, ApiResult};
+use crate::scatterlist::Scatterlist;
 use crate::scenario::{Arch, Config, KernelAreaKind, SwiotlbMode};
 use crate::types::{DmaAddr, DmaAttrs, DmaDir, KernelVersion, PAGE_SHIFT, PAGE_SIZE};
 
@@ -167,7 +168,7 @@ fn pa(v: u64) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryType {
     Single,
-    /// dma_map_sg (not modelled)
+    /// dma_map_sg
     Sg,
     /// dma_alloc_coherent (not modelled)
     Coherent,
@@ -179,7 +180,7 @@ pub enum EntryType {
 
 impl EntryType {
     /// type2name[]. The sg name is "scatter-gather" in the v6.17-rc tree read for L; older
-    /// trees had "scather-gather" and when it changed is uncertain (sg is not modelled).
+    /// trees had "scather-gather" and when it changed is uncertain.
     pub fn name(self) -> &'static str {
         match self {
             EntryType::Single => "single",
@@ -194,7 +195,7 @@ impl EntryType {
 /// enum map_err_types
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum MapErr {
-    /// sg and coherent entries (not modelled), and lookup references.
+    /// sg and coherent entries, and lookup references.
     NotApplicable,
     NotChecked,
     Checked,
@@ -213,15 +214,26 @@ struct Entry {
     size: u64,
     ty: EntryType,
     dir: DmaDir,
-    /// Always 0: only sg entries set it.
+    /// The nents a scatterlist map or its lookup reference was given (0 for the others).
     sg_call_ents: i32,
+    /// How many DMA segments the scatterlist map produced (sg entries only).
+    sg_mapped_ents: i32,
     paddr: u64,
     map_err: MapErr,
 }
 
 impl Entry {
     fn reference(ty: EntryType, dev_addr: DmaAddr, size: u64, dir: DmaDir) -> Entry {
-        Entry { dev_addr: dev_addr.0, size, ty, dir, sg_call_ents: 0, paddr: 0, map_err: MapErr::NotApplicable }
+        Entry {
+            dev_addr: dev_addr.0,
+            size,
+            ty,
+            dir,
+            sg_call_ents: 0,
+            sg_mapped_ents: 0,
+            paddr: 0,
+            map_err: MapErr::NotApplicable,
+        }
     }
 
     /// The entry a single-mapping hook records: its dma_mapping_error() is not checked yet.
@@ -380,6 +392,104 @@ impl DmaDebug {
             }
         }
         out
+    }
+
+    /// The debug hooks of a scatterlist call, given the list as the call left it and, for a
+    /// map, the DMA segments it made (`mapped`; the hook runs only for a positive count). The
+    /// same in v6.16 and v6.18. CONFIG_DMA_API_DEBUG_SG (class 6) is off.
+    pub fn observe_sg(
+        &mut self,
+        call: &ApiCall,
+        result: &ApiResult,
+        sgl: &[Scatterlist],
+        mapped: u32,
+    ) -> Vec<DebugReport> {
+        let mut out = Vec::new();
+        if *result == ApiResult::Bug || self.disabled {
+            return out;
+        }
+        match *call {
+            ApiCall::MapSg { nents, dir, .. } if mapped > 0 => {
+                self.debug_dma_map_sg(sgl, nents, mapped, dir, call, &mut out)
+            }
+            ApiCall::MapSgtable { dir, .. } if mapped > 0 => {
+                let nents = sgl.len() as u32;
+                self.debug_dma_map_sg(sgl, nents, mapped, dir, call, &mut out)
+            }
+            ApiCall::UnmapSg { nents, dir, .. } => self.debug_dma_sg_walk(sgl, nents, dir, None, &mut out),
+            ApiCall::SyncSgForCpu { nelems, dir } => self.debug_dma_sg_walk(sgl, nelems, dir, Some(true), &mut out),
+            ApiCall::SyncSgForDevice { nelems, dir } => self.debug_dma_sg_walk(sgl, nelems, dir, Some(false), &mut out),
+            _ => {}
+        }
+        out
+    }
+
+    /// models debug_dma_map_sg(): the stack and kernel-image checks on every input entry, then
+    /// one sg entry per DMA segment, pairing the i-th element's phys with its DMA fields.
+    fn debug_dma_map_sg(
+        &mut self,
+        sgl: &[Scatterlist],
+        nents: u32,
+        mapped: u32,
+        dir: DmaDir,
+        call: &ApiCall,
+        out: &mut Vec<DebugReport>,
+    ) {
+        let attrs = match *call {
+            ApiCall::MapSg { attrs, .. } | ApiCall::MapSgtable { attrs, .. } => attrs,
+            _ => DmaAttrs(0),
+        };
+        for s in sgl.iter().take(nents as usize) {
+            self.check_for_stack(s.phys().0, out);
+            // !PageHighMem(sg_page(s)): no highmem on 64-bit.
+            self.check_for_illegal_area(s.phys().0, s.length as u64, out);
+        }
+        for s in sgl.iter().take(mapped as usize) {
+            if !self.dma_entry_alloc(out) {
+                return;
+            }
+            let entry = Entry {
+                paddr: s.phys().0,
+                sg_call_ents: nents as i32,
+                sg_mapped_ents: mapped as i32,
+                ..Entry::reference(EntryType::Sg, s.dma_address, s.dma_length as u64, dir)
+            };
+            self.add_dma_entry(entry, attrs, out);
+        }
+    }
+
+    /// models debug_dma_unmap_sg() (`sync` None) and debug_dma_sync_sg_for_cpu/device(): a
+    /// reference per element, up to the mapped count the first element's entry recorded
+    /// (get_nr_mapped_entries()).
+    fn debug_dma_sg_walk(
+        &mut self,
+        sgl: &[Scatterlist],
+        nelems: u32,
+        dir: DmaDir,
+        sync: Option<bool>,
+        out: &mut Vec<DebugReport>,
+    ) {
+        if sync.is_some() && !dir.is_valid() {
+            return;
+        }
+        let mut mapped_ents = 0;
+        for (i, s) in sgl.iter().take(nelems as usize).enumerate() {
+            let r = Entry {
+                paddr: s.phys().0,
+                sg_call_ents: nelems as i32,
+                ..Entry::reference(EntryType::Sg, s.dma_address, s.dma_length as u64, dir)
+            };
+            if i == 0 {
+                mapped_ents = self.bucket_find_exact(&r).map_or(0, |(b, k)| self.buckets[&b][k].sg_mapped_ents);
+            }
+            if i as i32 >= mapped_ents {
+                break;
+            }
+            match sync {
+                None => self.check_unmap(&r, out),
+                Some(to_cpu) => self.check_sync(&r, to_cpu, out),
+            }
+        }
     }
 
     /// The debug hooks of one DMA API call the side made, given what it returned. Returns the
@@ -911,7 +1021,14 @@ impl DmaDebug {
             );
             self.err_printk(11, msg, out);
         }
-        // Class 12 needs a coherent entry, class 13 an sg unmap: neither is modelled.
+        // Class 12 needs a coherent entry (not modelled).
+        if r.sg_call_ents != 0 && r.ty == EntryType::Sg && r.sg_call_ents != e.sg_call_ents {
+            let msg = format!(
+                "device driver frees DMA sg list with different entry count [map count={}] [unmap count={}]",
+                e.sg_call_ents, r.sg_call_ents
+            );
+            self.err_printk(13, msg, out);
+        }
         if r.dir != e.dir {
             let msg = format!(
                 "device driver frees DMA memory with different direction [device address={}] [size={} bytes] [mapped with {}] [unmapped with {}]",
@@ -977,7 +1094,13 @@ impl DmaDebug {
         if !to_cpu && e.dir != DmaDir::TO_DEVICE && r.dir != DmaDir::FROM_DEVICE {
             self.err_printk(20, format!("device driver syncs device write-only DMA memory to device {detail}"), out);
         }
-        // Class 21 needs an sg sync: not modelled.
+        if r.sg_call_ents != 0 && r.ty == EntryType::Sg && r.sg_call_ents != e.sg_call_ents {
+            let msg = format!(
+                "device driver syncs DMA sg list with different entry count [map count={}] [sync count={}]",
+                e.sg_call_ents, r.sg_call_ents
+            );
+            self.err_printk(21, msg, out);
+        }
     }
 
     /// models device_dma_allocations(): the count and the last entry in hash order.
@@ -1055,6 +1178,51 @@ mod tests {
 
     fn one(r: Vec<DebugReport>, class: u8, text: &str) {
         assert_eq!(r, vec![DebugReport { class, text: text.to_string() }]);
+    }
+
+    /// A list of three 4 KiB pages mapped 1:1 (dma-direct), as the map left it.
+    fn sg_list() -> Vec<Scatterlist> {
+        (0..3u64)
+            .map(|k| {
+                let mut s = Scatterlist::new(PhysAddr(0x8001_0000 + k * 0x1_0000), 0, 0x1000);
+                s.dma_address = DmaAddr(s.phys().0);
+                s.dma_length = 0x1000;
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sg_unmap_and_sync_counts_are_checked_per_element_up_to_the_mapped_count() {
+        for v in BOTH {
+            let mut d = checker(v);
+            let sgl = sg_list();
+            let mapped = ApiCall::MapSg { nents: 3, dir: FROM, attrs: NOATTR };
+            assert_eq!(d.observe_sg(&mapped, &ApiResult::Int(3), &sgl, 3), vec![]);
+            // nelems 2 against the map's 3: one class-21 report per element walked
+            let sync = d.observe_sg(&ApiCall::SyncSgForCpu { nelems: 2, dir: FROM }, &ApiResult::Void, &sgl, 0);
+            let text21 =
+                format!("{PFX}device driver syncs DMA sg list with different entry count [map count=3] [sync count=2]");
+            assert_eq!(sync, vec![DebugReport { class: 21, text: text21.clone() }; 2]);
+            // the right count is silent; a BIDIRECTIONAL list would skip 21 altogether
+            assert_eq!(
+                d.observe_sg(&ApiCall::SyncSgForCpu { nelems: 3, dir: FROM }, &ApiResult::Void, &sgl, 0),
+                vec![]
+            );
+            let unmap =
+                d.observe_sg(&ApiCall::UnmapSg { nents: 2, dir: FROM, attrs: NOATTR }, &ApiResult::Void, &sgl, 0);
+            let text13 = format!(
+                "{PFX}device driver frees DMA sg list with different entry count [map count=3] [unmap count=2]"
+            );
+            assert_eq!(unmap, vec![DebugReport { class: 13, text: text13 }; 2]);
+            // the third entry is still live: an unmap of a never-mapped list finds no count
+            assert_eq!(
+                d.observe_sg(&ApiCall::UnmapSg { nents: 1, dir: FROM, attrs: NOATTR }, &ApiResult::Void, &sgl[1..], 0),
+                vec![]
+            );
+            let pending = d.driver_unbound();
+            assert_eq!(classes(&pending), vec![22], "{pending:?}");
+        }
     }
 
     #[test]
