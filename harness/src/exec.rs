@@ -341,6 +341,13 @@ fn sg_views(before: &[Scatterlist], after: &[Scatterlist]) -> Vec<SgView> {
         .collect()
 }
 
+/// What dma-debug printed, into the side's trace where the hook runs.
+fn push_debug(plat: &mut Platform, reports: Vec<crate::oracle::dma_debug::DebugReport>) {
+    for r in reports {
+        plat.push(Event::DmaDebug { class: r.class, text: r.text });
+    }
+}
+
 fn iova_outcome(r: ApiResult, st: &DmaIovaState) -> Outcome {
     match r {
         ApiResult::Int(v) => Outcome::IovaState { ret: Some(v), addr: st.addr, size: st.size },
@@ -435,9 +442,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
         let mut got = None;
         let mut call_with = |be: &mut Box<dyn backend::Backend>, plat: &mut Platform, c: ApiCall, obj: Obj<'_>| {
             made = Some(c);
-            for r in debug.before(&c) {
-                plat.push(Event::DmaDebug { class: r.class, text: r.text });
-            }
+            push_debug(plat, debug.before(&c));
             let t = std::time::Instant::now();
             let r = match obj {
                 Obj::None => be.call(plat, &c),
@@ -587,9 +592,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
             }
             Op::IovaDepotWork => api_outcome(call(&mut be, &mut plat, ApiCall::IovaDepotWork)),
             Op::DeviceReleaseDriver => {
-                for r in debug.driver_unbound() {
-                    plat.push(Event::DmaDebug { class: r.class, text: r.text });
-                }
+                push_debug(&mut plat, debug.driver_unbound());
                 Outcome::Void
             }
             Op::FqFlushTimeout => api_outcome(call(&mut be, &mut plat, ApiCall::FqFlushTimeout)),
@@ -638,9 +641,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                     (ApiResult::Int(0), None) => obj.sgt.nents,
                     _ => 0,
                 };
-                for r in debug.observe_sg(&c, &res, &obj.sgt.sgl, mapped) {
-                    plat.push(Event::DmaDebug { class: r.class, text: r.text });
-                }
+                push_debug(&mut plat, debug.observe_sg(&c, &res, &obj.sgt.sgl, mapped));
                 let ranges = cpu_ranges(&before, used);
                 findings
                     .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
@@ -685,9 +686,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                 clean_unmaps &= obj.mapped.is_some_and(|m| m.nents == n && m.dir == dir && m.attrs == attrs);
                 let c = ApiCall::UnmapSg { nents: n, dir, attrs };
                 let res = call_with(&mut be, &mut plat, c, Obj::Sg(&mut obj.sgt));
-                for r in debug.observe_sg(&c, &res, &obj.sgt.sgl, 0) {
-                    plat.push(Event::DmaDebug { class: r.class, text: r.text });
-                }
+                push_debug(&mut plat, debug.observe_sg(&c, &res, &obj.sgt.sgl, 0));
                 let ranges = cpu_ranges(&obj.sgt.sgl, n);
                 findings
                     .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
@@ -705,9 +704,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
                     ApiCall::SyncSgForDevice { nelems: n, dir }
                 };
                 let res = call_with(&mut be, &mut plat, c, Obj::Sg(&mut obj.sgt));
-                for r in debug.observe_sg(&c, &res, &obj.sgt.sgl, 0) {
-                    plat.push(Event::DmaDebug { class: r.class, text: r.text });
-                }
+                push_debug(&mut plat, debug.observe_sg(&c, &res, &obj.sgt.sgl, 0));
                 let ranges = cpu_ranges(&obj.sgt.sgl, n);
                 findings
                     .extend(oracle.observe(index, Access::Opaque { ranges: &ranges, events: plat.pending_events() }));
@@ -839,9 +836,7 @@ pub fn run_side(sc: &Scenario, side: Side) -> SideRun {
         };
         // The dma-debug hooks of the call, as a CONFIG_DMA_API_DEBUG kernel would run them.
         if let (Some(c), Some(r)) = (made, got) {
-            for r in debug.observe(&c, &r) {
-                plat.push(Event::DmaDebug { class: r.class, text: r.text });
-            }
+            push_debug(&mut plat, debug.observe(&c, &r));
         }
         if outcome == Outcome::Bug {
             dead = true;

@@ -166,6 +166,16 @@ impl Device {
         true
     }
 
+    /// How many entries for_each_sg() over `nents` visits in a list of `len`: past its end
+    /// sg_next() is NULL and the kernel oopses (the parser never asks for that).
+    pub fn sg_entries(&self, plat: &mut Platform, len: usize, nents: u32, func: &str) -> KResult<usize> {
+        let n = nents as usize;
+        if n > len {
+            return Err(self.bug(plat, func, "sg_next() returned NULL inside for_each_sg()"));
+        }
+        Ok(n)
+    }
+
     /// models BUG_ON(cond) for a condition known to be true.
     pub fn bug(&self, plat: &mut Platform, func: &str, cond: &str) -> Bug {
         plat.report(ReportKind::Bug, func, cond);

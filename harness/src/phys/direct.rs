@@ -124,11 +124,6 @@ pub fn dma_direct_unmap_phys(
 
 // ---- scatterlists (kernel/dma/direct.c) ---------------------------------------------------
 
-/// The entries for_each_sg(sgl, sg, nents, i) visits: the first `nents` of the flat list.
-fn for_each_sg(sgl: &[Scatterlist], nents: u32) -> &[Scatterlist] {
-    &sgl[..(nents as usize).min(sgl.len())]
-}
-
 /// models dma_direct_sync_sg_for_device()
 pub fn dma_direct_sync_sg_for_device(
     dev: &mut Device,
@@ -137,7 +132,8 @@ pub fn dma_direct_sync_sg_for_device(
     nents: u32,
     dir: DmaDir,
 ) -> KResult<()> {
-    for sg in for_each_sg(sgl, nents) {
+    let n = dev.sg_entries(plat, sgl.len(), nents, "dma_direct_sync_sg_for_device")?;
+    for sg in &sgl[..n] {
         // sg->length, not sg_dma_len(): the CPU length of the entry.
         let paddr = dma_to_phys(dev, sg.dma_address);
         swiotlb::swiotlb_sync_single_for_device(dev, plat, paddr, sg.length as u64, dir)?;
@@ -157,7 +153,8 @@ pub fn dma_direct_sync_sg_for_cpu(
     dir: DmaDir,
 ) -> KResult<()> {
     // Bus-address (P2PDMA) entries are not skipped: dma_to_phys() of a bus address is synced too.
-    for sg in for_each_sg(sgl, nents) {
+    let n = dev.sg_entries(plat, sgl.len(), nents, "dma_direct_sync_sg_for_cpu")?;
+    for sg in &sgl[..n] {
         let paddr = dma_to_phys(dev, sg.dma_address);
         if !dev_is_dma_coherent(dev) {
             plat.arch_sync_dma_for_cpu(paddr, sg.length as u64, dir);
@@ -184,7 +181,7 @@ pub fn dma_direct_unmap_sg(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<()> {
-    let n = for_each_sg(sgl, nents).len();
+    let n = dev.sg_entries(plat, sgl.len(), nents, "dma_direct_unmap_sg")?;
     for sg in &mut sgl[..n] {
         // A bus address was never mapped: only the mark goes.
         if sg.is_bus_address() {
@@ -207,7 +204,7 @@ pub fn dma_direct_map_sg(
     attrs: DmaAttrs,
 ) -> KResult<i32> {
     let mut p2pdma_state = PciP2pdmaMapState::default();
-    let n = for_each_sg(sgl, nents).len();
+    let n = dev.sg_entries(plat, sgl.len(), nents, "dma_direct_map_sg")?;
     let mut failed = None;
     for (i, sg) in sgl.iter_mut().enumerate().take(n) {
         match pci_p2pdma_state(&mut p2pdma_state, plat, sg.page) {

@@ -1265,15 +1265,6 @@ fn dma_get_max_seg_size(dev: &Device) -> u32 {
     }
 }
 
-/// for_each_sg() over `nents` entries: past the list's end sg_next() is NULL and the kernel oopses.
-fn sg_entries(dev: &Device, plat: &mut Platform, sgl: &[Scatterlist], nents: u32, func: &str) -> KResult<usize> {
-    let n = nents as usize;
-    if n > sgl.len() {
-        return Err(dev.bug(plat, func, "sg_next() returned NULL inside for_each_sg()"));
-    }
-    Ok(n)
-}
-
 /// models dev_use_sg_swiotlb() (CONFIG_SWIOTLB=y)
 fn dev_use_sg_swiotlb(dev: &Device, sg: &[Scatterlist], nents: usize, dir: DmaDir) -> bool {
     if dev_is_untrusted(dev) {
@@ -1294,7 +1285,7 @@ pub fn iommu_dma_sync_sg_for_cpu(
     nelems: u32,
     dir: DmaDir,
 ) -> KResult<()> {
-    let n = sg_entries(dev, plat, sgl, nelems, "iommu_dma_sync_sg_for_cpu")?;
+    let n = dev.sg_entries(plat, sgl.len(), nelems, "iommu_dma_sync_sg_for_cpu")?;
     if n == 0 {
         return Ok(());
     }
@@ -1319,7 +1310,7 @@ pub fn iommu_dma_sync_sg_for_device(
     nelems: u32,
     dir: DmaDir,
 ) -> KResult<()> {
-    let n = sg_entries(dev, plat, sgl, nelems, "iommu_dma_sync_sg_for_device")?;
+    let n = dev.sg_entries(plat, sgl.len(), nelems, "iommu_dma_sync_sg_for_device")?;
     if n == 0 {
         return Ok(());
     }
@@ -1456,7 +1447,7 @@ pub fn iommu_dma_map_sg(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<i32> {
-    let n = sg_entries(dev, plat, sgl, nents, "iommu_dma_map_sg")?;
+    let n = dev.sg_entries(plat, sgl.len(), nents, "iommu_dma_map_sg")?;
     // v6.18 MMIO: IOMMU_MMIO ("iommu/dma: implement DMA_ATTR_MMIO for dma_iova_link()"); v6.16: IOMMU_CACHE.
     let prot = dma_info_to_prot(dir, dev_is_dma_coherent(dev), attrs);
     let mask = dma_get_seg_boundary(dev);
@@ -1552,7 +1543,7 @@ pub fn iommu_dma_unmap_sg(
     dir: DmaDir,
     attrs: DmaAttrs,
 ) -> KResult<()> {
-    let n = sg_entries(dev, plat, sgl, nents, "iommu_dma_unmap_sg")?;
+    let n = dev.sg_entries(plat, sgl.len(), nents, "iommu_dma_unmap_sg")?;
     if n == 0 {
         return Ok(());
     }
